@@ -1,0 +1,230 @@
+"""Normalization: turn raw compiler text into byte-stable artifacts.
+
+Two levels:
+
+* ``native``: exactly what PyTorch's own tests compare
+  (``torch._dynamo.testing.normalize_gm``).
+* ``canonical`` (used for goldens): ``native`` plus the named rules below, each
+  of which removes one thing that differs between machines, checkouts or runs
+  and nothing else. No rule may hide a change in ops, shapes, dtypes, strides,
+  input/output structure, symbolic guards or guard logic; each has a test on
+  real raw text in ``tests/test_normalize.py``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+LEVELS = ("native", "canonical")
+
+# Artifact families: which rules apply to which artifact keys.
+GRAPH = "graph"
+GUARDS = "guards"
+SUMMARY = "compile"
+_FAMILY_OF_KEY = {
+    "dynamo_graph": GRAPH,
+    "aot_forward": GRAPH,
+    "aot_backward": GRAPH,
+    "aot_inference": GRAPH,
+    "guards": GUARDS,
+    "compile": SUMMARY,
+}
+
+
+def family(key: str) -> str:
+    """``aot_forward.1`` -> ``graph``; unknown keys are treated as graphs."""
+    return _FAMILY_OF_KEY.get(key.partition(".")[0], GRAPH)
+
+
+@dataclasses.dataclass(frozen=True)
+class Context:
+    """What the rules need to know about where the text was produced."""
+
+    cases_dir: str = ""
+    torch_dir: str = ""
+
+    @classmethod
+    def current(cls, cases_dir: str | Path) -> Context:
+        import torch
+
+        return cls(cases_dir=str(Path(cases_dir).resolve()), torch_dir=os.path.dirname(torch.__file__))
+
+
+@dataclasses.dataclass(frozen=True)
+class Rule:
+    name: str
+    families: frozenset[str]
+    apply: Callable[[str, Context], str]
+
+    @property
+    def doc(self) -> str:
+        return (self.apply.__doc__ or "").strip()
+
+
+CANONICAL_RULES: list[Rule] = []
+
+
+def rule(*families: str) -> Callable[[Callable[[str, Context], str]], Callable[[str, Context], str]]:
+    def register(fn: Callable[[str, Context], str]) -> Callable[[str, Context], str]:
+        CANONICAL_RULES.append(Rule(fn.__name__, frozenset(families), fn))
+        return fn
+
+    return register
+
+
+def native(text: str) -> str:
+    """What PyTorch's tests compare: comments stripped, trailing space, blank runs squashed."""
+    from torch._dynamo.testing import normalize_gm
+
+    return normalize_gm(text)
+
+
+# --- canonical rules, applied in this order -------------------------------
+
+
+def _torch_short_path(path: str, torch_dir: str) -> str:
+    # Mirrors torch.utils._traceback.shorten_filename, which guard comments use:
+    # the common prefix of the file and torch's parent directory is cut off.
+    base = os.path.dirname(torch_dir)
+    try:
+        prefix = os.path.commonpath([path, base])
+    except ValueError:
+        return path
+    return path[len(prefix) + 1 :]
+
+
+@rule(GRAPH, GUARDS, SUMMARY)
+def case_paths(text: str, ctx: Context) -> str:
+    """Case files, absolute (``/home/me/repo/cases/x.py``) or as torch shortens them
+    in guard comments (``repo/cases/x.py``), become ``<cases>/x.py``."""
+    if not ctx.cases_dir:
+        return text
+    text = text.replace(ctx.cases_dir + os.sep, "<cases>/")
+    if ctx.torch_dir:
+        short = _torch_short_path(ctx.cases_dir, ctx.torch_dir)
+        if short and short != ctx.cases_dir:
+            text = re.sub(r"(?<![\w/.<-])" + re.escape(short + os.sep), "<cases>/", text)
+    return text
+
+
+@rule(GRAPH, GUARDS, SUMMARY)
+def torch_paths(text: str, ctx: Context) -> str:
+    """The installed torch package's absolute path becomes ``<torch>``."""
+    if not ctx.torch_dir:
+        return text
+    return text.replace(ctx.torch_dir + os.sep, "<torch>/")
+
+
+_TORCH_LOCATION = re.compile(r"(?P<file>(?:<\w+>/)?[\w./-]+\.py):\d+(?= in \w)")
+
+
+@rule(GUARDS, SUMMARY)
+def torch_line_numbers(text: str, ctx: Context) -> str:
+    """``_dynamo/output_graph.py:1135 in init_ambient_guards`` loses its line
+    number: torch-internal lines move with every commit. Case files keep theirs."""
+
+    def strip(match: re.Match[str]) -> str:
+        path = match.group("file")
+        if path.startswith("<cases>/"):
+            return match.group(0)
+        return path
+
+    return _TORCH_LOCATION.sub(strip, text)
+
+
+_ID_CALL = re.compile(r"(___check_(?P<kind>type|obj)_id\((?:[^()]|\([^()]*\))*?, )\d+\)")
+
+
+@rule(GUARDS, SUMMARY)
+def object_ids(text: str, ctx: Context) -> str:
+    """``___check_type_id(L['x'], 94823...)`` and ``___check_obj_id(...)`` keep
+    the guarded expression; the id() value, which differs per process, goes."""
+    return _ID_CALL.sub(lambda m: f"{m.group(1)}<{m.group('kind')}_id>)", text)
+
+
+@rule(GUARDS, SUMMARY)
+def installed_global_ids(text: str, ctx: Context) -> str:
+    """Globals Dynamo installs by object id carry ``id()`` and a compile id:
+    ``___check_metadata_139965312979392_c0/0``, ``__subclass_Foo_94346_c3``.
+    The id goes; the compile id stays (capture restarts its counters per case)."""
+    return re.sub(r"(_[A-Za-z]\w*?)_\d{6,}_c(\d+(?:/\d+)?)", r"\1_<id>_c\2", text)
+
+
+@rule(GRAPH, GUARDS, SUMMARY)
+def object_addresses(text: str, ctx: Context) -> str:
+    """``<function f at 0x7f3a...>`` -> ``<function f at 0x<address>>``."""
+    return re.sub(r"0x[0-9a-fA-F]{6,}", "0x<address>", text)
+
+
+@rule(GUARDS)
+def thread_count(text: str, ctx: Context) -> str:
+    """The global-state guard records ``torch.get_num_threads()``, a property of
+    the machine, not of the program: ``"num_threads":2`` -> ``"num_threads":<n>``."""
+    return re.sub(r'"num_threads":\d+', '"num_threads":<n>', text)
+
+
+@rule(GUARDS)
+def alignment_padding(text: str, ctx: Context) -> str:
+    """Guard lines pad the code to 60 columns before the ``  # source`` comment;
+    the padding depends on the width of ids, so runs of spaces before `` # ``
+    shrink to two."""
+    return re.sub(r"(?<=\S) {2,}# ", "  # ", text)
+
+
+_NESTED_INT = re.compile(r"(?<![\w.])j(\d+)\b")
+
+
+@rule(GRAPH, GUARDS, SUMMARY)
+def nested_int_ids(text: str, ctx: Context) -> str:
+    """Nested ints (``j7``, the ragged size of a jagged tensor) come from a
+    process-global counter; renumber them ``j1, j2, ...`` by first appearance,
+    so distinct ragged sizes stay distinct."""
+    mapping: dict[str, str] = {}
+
+    def renumber(match: re.Match[str]) -> str:
+        original = match.group(0)
+        if original not in mapping:
+            mapping[original] = f"j{len(mapping) + 1}"
+        return mapping[original]
+
+    # Only inside type strings ("f64[3, j7, 4]", "Sym(j7)") and guard text,
+    # where a bare jN is a nested int, never a user variable.
+    def in_quotes(match: re.Match[str]) -> str:
+        return _NESTED_INT.sub(renumber, match.group(0))
+
+    return re.sub(r'"[^"\n]*"', in_quotes, text)
+
+
+@rule(GRAPH, GUARDS, SUMMARY)
+def surrounding_blank_lines(text: str, ctx: Context) -> str:
+    """No blank lines before the first line; exactly one newline after the last,
+    so golden files diff cleanly."""
+    return text.strip("\n") + "\n"
+
+
+def rules_for(key: str) -> list[Rule]:
+    fam = family(key)
+    return [r for r in CANONICAL_RULES if fam in r.families]
+
+
+def normalize(key: str, text: str, level: str, ctx: Context) -> str:
+    """Normalize one artifact's raw text at ``level`` ("native" or "canonical")."""
+    if level not in LEVELS:
+        raise ValueError(f"unknown normalization level {level!r}; expected one of {LEVELS}")
+    out = native(text) if family(key) != SUMMARY else text
+    if level == "canonical":
+        for r in rules_for(key):
+            out = r.apply(out, ctx)
+    return out
+
+
+def normalize_all(artifacts: dict[str, str], level: str, ctx: Context) -> dict[str, str]:
+    return {key: normalize(key, text, level, ctx) for key, text in artifacts.items()}
+
+
+def rule_names(key: str | None = None) -> Sequence[str]:
+    return [r.name for r in (rules_for(key) if key else CANONICAL_RULES)]

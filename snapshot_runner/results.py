@@ -1,0 +1,68 @@
+"""Capture results and their JSON form (the contract between worker and host)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+STATUSES = ("ok", "error", "mismatch", "skipped")
+
+
+@dataclasses.dataclass
+class CaseResult:
+    name: str
+    status: str
+    artifacts: dict[str, str] = dataclasses.field(default_factory=dict)
+    error: str | None = None
+    compile_seconds: float = 0.0
+    # Full traceback for --debug; never part of the JSON contract.
+    debug_traceback: str | None = dataclasses.field(default=None, repr=False)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "status": self.status,
+            "artifacts": self.artifacts,
+            "error": self.error,
+            "compile_seconds": round(self.compile_seconds, 4),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CaseResult:
+        return cls(
+            name=data["name"],
+            status=data["status"],
+            artifacts=dict(data.get("artifacts") or {}),
+            error=data.get("error"),
+            compile_seconds=float(data.get("compile_seconds") or 0.0),
+        )
+
+
+@dataclasses.dataclass
+class CaptureReport:
+    environment: dict[str, Any]
+    cases: list[CaseResult]
+    normalize: str = "canonical"
+
+    @property
+    def failed(self) -> list[CaseResult]:
+        return [c for c in self.cases if c.status in ("error", "mismatch")]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "environment": self.environment,
+            "normalize": self.normalize,
+            "cases": [c.to_json() for c in self.cases],
+        }
+
+    def dumps(self) -> str:
+        return json.dumps(self.to_json(), indent=2, sort_keys=False) + "\n"
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CaptureReport:
+        return cls(
+            environment=dict(data.get("environment") or {}),
+            cases=[CaseResult.from_json(c) for c in data.get("cases", [])],
+            normalize=data.get("normalize", "canonical"),
+        )

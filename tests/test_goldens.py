@@ -1,0 +1,7 @@
+"""The golden check: one test per discovered case, plus the orphan check.
+
+Both tests come from the package's pytest plugin, so another repository gets the
+same suite with this one import.
+"""
+
+from snapshot_runner.pytest_plugin import test_golden, test_golden_orphans  # noqa: F401
