@@ -207,7 +207,7 @@ def compile_summary(codes: Sequence[Any], graphs: int, entries: Sequence[Any]) -
     ]
     breaks = [_first_line(reason) for reason in counters["graph_break"]]
     lines = [
-        f"frames compiled: {counters['frames']['ok']}",
+        f"frames compiled: {len(dict.fromkeys(codes))}",
         f"graphs: {graphs}",
         f"cache entries: {len(entries)}",
         f"recompiles: {len(recompiles)}",

@@ -138,13 +138,14 @@ def discover(cases_dir: str | Path) -> Discovery:
 def select(
     cases: Sequence[Case], names: Iterable[str] = (), substring: str | None = None
 ) -> list[Case]:
-    """Cases named in ``names`` (all when empty) whose name contains ``substring``."""
-    wanted = list(names)
-    known = {c.name for c in cases}
-    unknown = [n for n in wanted if n not in known]
+    """Cases named in ``names``, in that order (all, in discovery order, when
+    empty), whose name contains ``substring``."""
+    wanted = list(dict.fromkeys(names))
+    by_name = {c.name: c for c in cases}
+    unknown = [n for n in wanted if n not in by_name]
     if unknown:
         raise CaseSelectionError(f"unknown case name: {', '.join(unknown)}")
-    chosen = [c for c in cases if not wanted or c.name in wanted]
+    chosen = [by_name[n] for n in wanted] if wanted else list(cases)
     if substring:
         chosen = [c for c in chosen if substring in c.name]
     return chosen

@@ -10,6 +10,7 @@ No escaping and no indentation: a git diff of a golden is a diff of the graph.
 
 from __future__ import annotations
 
+import difflib
 import os
 import shutil
 import tempfile
@@ -115,6 +116,19 @@ def environment_note(root: Path, environment: dict[str, Any]) -> str | None:
     return None
 
 
+def unified_diff(golden: str | None, captured: str, key: str) -> str:
+    """A plain unified diff (golden -> captured), like ``git diff`` of the file."""
+    if golden is None:
+        return f"no golden for {key} yet (run with --snapshot-update to write it)"
+    lines = difflib.unified_diff(
+        golden.splitlines(keepends=True),
+        captured.splitlines(keepends=True),
+        fromfile=f"golden/{key}",
+        tofile=f"captured/{key}",
+    )
+    return "".join(lines).rstrip("\n")
+
+
 # --- checking one case --------------------------------------------------------
 
 
@@ -133,9 +147,11 @@ def check_case(
     golden = snapshot.use_extension(GoldenExtension)
     problems: list[str] = []
     for key, text in result.artifacts.items():
+        path = golden_path(root, case, key)
+        before = path.read_text(encoding="utf-8") if path.exists() else None
         if not golden(name=key) == text:
-            problems.append(f"--- {key} ({golden_path(root, case, key)})")
-            problems.extend(golden.get_assert_diff())
+            problems.append(f"--- {key} ({path})")
+            problems.append(unified_diff(before, text, key))
     stale = sorted(set(read_goldens(root, case)) - set(result.artifacts))
     for key in stale:
         path = golden_path(root, case, key)

@@ -1,0 +1,128 @@
+"""Each canonical rule on real raw text captured from torch 2.13 (CPU), and
+the promise that no rule hides a real change."""
+
+from __future__ import annotations
+
+import pytest
+
+from snapshot_runner.normalize import CANONICAL_RULES, Context, normalize
+
+CTX = Context(cases_dir="/home/dev/proj/cases", torch_dir="/home/dev/proj/.venv/lib/python3.11/site-packages/torch")
+RULES = {r.name: r for r in CANONICAL_RULES}
+
+# rule -> (raw text as torch printed it, what the rule makes of it)
+EXAMPLES = {
+    "case_paths": (
+        "| | +- TYPE_MATCH: ___check_type_id(L['tt'], 9393), type=<class 'TwoTensor'>  # y = tt.clone()  # cases/subclasses/two_tensor.py:44 in f\n"
+        "Recompiling function f in /home/dev/proj/cases/subclasses/scaled.py:30",
+        "| | +- TYPE_MATCH: ___check_type_id(L['tt'], 9393), type=<class 'TwoTensor'>  # y = tt.clone()  # <cases>/subclasses/two_tensor.py:44 in f\n"
+        "Recompiling function f in <cases>/subclasses/scaled.py:30",
+    ),
+    "torch_paths": (
+        "File /home/dev/proj/.venv/lib/python3.11/site-packages/torch/_tensor.py:1650 in __torch_function__",
+        "File <torch>/_tensor.py:1650 in __torch_function__",
+    ),
+    "torch_line_numbers": (
+        "| +- DEFAULT_DEVICE: utils_device.CURRENT_DEVICE == None                           # _dynamo/output_graph.py:1122 in init_ambient_guards\n"
+        "| | +- LAMBDA_GUARD: ___check_metadata_1_c0/0   # y = tt.clone()  # <cases>/subclasses/two_tensor.py:44 in f",
+        "| +- DEFAULT_DEVICE: utils_device.CURRENT_DEVICE == None                           # _dynamo/output_graph.py in init_ambient_guards\n"
+        "| | +- LAMBDA_GUARD: ___check_metadata_1_c0/0   # y = tt.clone()  # <cases>/subclasses/two_tensor.py:44 in f",
+    ),
+    "object_ids": (
+        "| | +- TYPE_MATCH: ___check_type_id(L['tt'], 93938298550832), type=<class 'TwoTensor'>\n"
+        "| | | | +- ID_MATCH: ___check_obj_id(G['__builtins_dict___0']['all'], 139965312979392), type=<class 'builtin_function_or_method'>",
+        "| | +- TYPE_MATCH: ___check_type_id(L['tt'], <type_id>), type=<class 'TwoTensor'>\n"
+        "| | | | +- ID_MATCH: ___check_obj_id(G['__builtins_dict___0']['all'], <obj_id>), type=<class 'builtin_function_or_method'>",
+    ),
+    "installed_global_ids": (
+        "| | +- LAMBDA_GUARD: ___check_metadata_139965312979392_c0/1\n"
+        "| | +- GuardManager: source=G['__subclass_PassthroughTF_93854220742768_c0'], accessed_by=DictGetItemGuardAccessor",
+        "| | +- LAMBDA_GUARD: ___check_metadata_<id>_c0/1\n"
+        "| | +- GuardManager: source=G['__subclass_PassthroughTF_<id>_c0'], accessed_by=DictGetItemGuardAccessor",
+    ),
+    "object_addresses": (
+        "backend='<snapshot_runner.capture.Recorder object at 0x7fc30e4449d0>' raised",
+        "backend='<snapshot_runner.capture.Recorder object at 0x<address>>' raised",
+    ),
+    "thread_count": (
+        '| +- GLOBAL_STATE: ___check_global_state() against {"grad_mode":true,"num_threads":2,"torch_function":true}',
+        '| +- GLOBAL_STATE: ___check_global_state() against {"grad_mode":true,"num_threads":<n>,"torch_function":true}',
+    ),
+    "alignment_padding": (
+        "| | +- DIMENSION_DYNAMIC_MARKING_GUARD: hasattr(L['tt'], '_dynamo_dynamic_indices') == False          # y = tt.clone()",
+        "| | +- DIMENSION_DYNAMIC_MARKING_GUARD: hasattr(L['tt'], '_dynamo_dynamic_indices') == False  # y = tt.clone()",
+    ),
+    "nested_int_ids": (
+        '    def forward(self, L_x_: "NestedTensor(f64[3, j7, 3])", L_y_: "NestedTensor(f64[3, j9, 3])"):\n'
+        '        sin: "NestedTensor(f64[3, j7, 3])" = l_x_.sin()',
+        '    def forward(self, L_x_: "NestedTensor(f64[3, j1, 3])", L_y_: "NestedTensor(f64[3, j2, 3])"):\n'
+        '        sin: "NestedTensor(f64[3, j1, 3])" = l_x_.sin()',
+    ),
+    "surrounding_blank_lines": (
+        "\nTREE_GUARD_MANAGER:\n+- RootGuardManager\n\n",
+        "TREE_GUARD_MANAGER:\n+- RootGuardManager\n",
+    ),
+}
+
+
+def test_every_rule_has_an_example() -> None:
+    assert set(EXAMPLES) == set(RULES)
+
+
+def test_every_rule_is_documented() -> None:
+    assert all(r.doc for r in CANONICAL_RULES)
+
+
+@pytest.mark.parametrize("name", sorted(EXAMPLES))
+def test_rule_rewrites_real_text(name: str) -> None:
+    raw, expected = EXAMPLES[name]
+    assert RULES[name].apply(raw, CTX) == expected
+
+
+@pytest.mark.parametrize("name", sorted(EXAMPLES))
+def test_rule_is_idempotent(name: str) -> None:
+    _, expected = EXAMPLES[name]
+    assert RULES[name].apply(expected, CTX) == expected
+
+
+# Real changes between two graphs or guard trees; canonical text must still differ.
+REAL_CHANGES = [
+    ("guards", "| | +- TENSOR_MATCH: check_tensor(L['x'], Tensor, torch.float32, size=[2, 3], stride=[3, 1])",
+     "| | +- TENSOR_MATCH: check_tensor(L['x'], Tensor, torch.float32, size=[2, 4], stride=[4, 1])"),
+    ("guards", "+- LAMBDA_GUARD: 2 <= L['tt'].a.size()[0]", "+- LAMBDA_GUARD: 3 <= L['tt'].a.size()[0]"),
+    ("guards", "| | +- TYPE_MATCH: ___check_type_id(L['tt'], 9393), type=<class 'TwoTensor'>",
+     "| | +- TYPE_MATCH: ___check_type_id(L['tt'], 9393), type=<class 'ScaledTensor'>"),
+    ("guards", "| | +- LAMBDA_GUARD: ___check_metadata_1399653_c0/0", "| | +- LAMBDA_GUARD: ___check_metadata_1399653_c0/1"),
+    ("aot_forward", 'mul: "f32[s47, s16]" = torch.ops.aten.mul.Tensor(primals_3, primals_1)',
+     'mul: "f32[s47, s16]" = torch.ops.aten.add.Tensor(primals_3, primals_1)'),
+    ("aot_forward", 'view: "f32[s47, s16]" = torch.ops.aten.view.default(clone, [primals_1, primals_2])',
+     'view: "f64[s47, s16]" = torch.ops.aten.view.default(clone, [primals_1, primals_2])'),
+    ("dynamo_graph", 'def forward(self, L_x_: "NestedTensor(f64[3, j1, 3])", L_y_: "NestedTensor(f64[3, j2, 3])"):',
+     'def forward(self, L_x_: "NestedTensor(f64[3, j1, 3])", L_y_: "NestedTensor(f64[3, j1, 3])"):'),
+    ("aot_forward", '        primals_7: "Sym(s16)",  # SubclassStrideAOTInput(base=PlainAOTInput(idx=2), idx=0)\n    ):',
+     "    ):"),
+]
+
+
+@pytest.mark.parametrize("key,before,after", REAL_CHANGES)
+def test_canonical_never_hides_a_real_change(key: str, before: str, after: str) -> None:
+    assert normalize(key, before, "canonical", CTX) != normalize(key, after, "canonical", CTX)
+
+
+def test_native_strips_file_comments_like_pytorch() -> None:
+    raw = (
+        "class GraphModule(torch.nn.Module):\n"
+        "    def forward(self, L_x_: \"f32[3, 4]\"):\n"
+        "        # File: /tmp/x.py:19 in f, code: y = x.clone()\n"
+        "        y: \"f32[3, 4]\" = l_x_.clone()   \n"
+    )
+    assert normalize("dynamo_graph", raw, "native", CTX) == (
+        "class GraphModule(torch.nn.Module):\n"
+        "    def forward(self, L_x_: \"f32[3, 4]\"):\n"
+        "        y: \"f32[3, 4]\" = l_x_.clone()\n"
+    )
+
+
+def test_unknown_level_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown normalization level"):
+        normalize("guards", "", "loose", CTX)
