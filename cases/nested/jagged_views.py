@@ -114,13 +114,3 @@ def nested_values_and_offsets_roundtrip():
         return nested_view_from_values_offsets(nt.values().cos() * 2, nt.offsets())
 
     return f, (_jagged(),)
-
-
-@case(dynamic=True, backward=False, tags=("nested", "recompile"))
-def nested_two_raggedness():
-    """Two jagged inputs with different offsets: distinct nested ints in one graph."""
-
-    def f(a, b):
-        return a.sin(), b.cos()
-
-    return f, (_jagged(False), _jagged(False))

@@ -1,0 +1,71 @@
+"""A case's artifacts are byte-identical whether it runs first, last, alone, in
+reverse order or from another checkout path. (Parallel workers: `make test`
+runs the golden check under `-n 2` against the same goldens.)"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from snapshot_runner.capture import capture_case
+from snapshot_runner.discovery import discover
+from snapshot_runner.normalize import Context
+
+from .conftest import CASES, run_cli
+
+
+def _capture_json(*args: str, cases_dir: Path = CASES, out: Path) -> dict[str, dict[str, str]]:
+    proc = run_cli("capture", "--cases-dir", str(cases_dir), "--json", str(out), *args)
+    assert proc.returncode == 0, proc.stderr
+    return {c["name"]: c["artifacts"] for c in json.loads(out.read_text())["cases"]}
+
+
+@pytest.fixture(scope="module")
+def forward_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, str]]:
+    return _capture_json(out=tmp_path_factory.mktemp("fwd") / "r.json")
+
+
+@pytest.mark.slow
+def test_reverse_order_is_byte_identical(forward_run, tmp_path: Path) -> None:
+    names = list(forward_run)[::-1]
+    reverse = _capture_json(*[a for n in names for a in ("--case", n)], out=tmp_path / "r.json")
+    assert reverse == forward_run
+
+
+@pytest.mark.slow
+def test_other_checkout_path_is_byte_identical(forward_run, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "another" / "checkout" / "cases"
+    shutil.copytree(CASES, elsewhere, ignore=shutil.ignore_patterns("__pycache__"))
+    moved = _capture_json(cases_dir=elsewhere, out=tmp_path / "r.json")
+    assert moved == forward_run
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "name",
+    [
+        "subclasses.torch_function::passthrough_add",  # runs right after a graph-break case otherwise
+        "subclasses.scaled::ctx_metadata_changed_constant",
+        "nested.jagged_views::nt_base_obscure_view",
+        "subclasses.two_tensor::twotensor_graph_break",
+    ],
+)
+def test_alone_is_byte_identical(forward_run, name: str, tmp_path: Path) -> None:
+    alone = _capture_json("--case", name, out=tmp_path / "r.json")
+    assert alone[name] == forward_run[name]
+
+
+def test_same_process_twice_after_a_graph_break() -> None:
+    # The graph break leaves Dynamo globals alive past reset(); the next case
+    # in the same module must not see them.
+    found = discover(CASES).by_name()
+    ctx = Context.current(CASES)
+    target = found["subclasses.torch_function::passthrough_add"]
+    first = capture_case(target, ctx=ctx)
+    capture_case(found["subclasses.torch_function::disabled_subclass_mode_graph_break"], ctx=ctx)
+    again = capture_case(target, ctx=ctx)
+    assert first.status == again.status == "ok"
+    assert again.artifacts == first.artifacts

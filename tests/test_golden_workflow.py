@@ -1,0 +1,100 @@
+"""The golden workflow in another repository, through the installed pytest
+plugin: write goldens, pass unchanged, fail a changed graph with a readable
+diff, say which torch the goldens came from, and clean up deleted cases."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+CASE_TEMPLATE = '''
+import torch
+from snapshot_runner import case
+
+@case(dynamic=False)
+def scale():
+    def f(x):
+        return x.{op}() * 2
+    return f, (torch.ones(2, 3, requires_grad=True),)
+
+@case(backend="eager", backward=False)
+def shift():
+    return (lambda x: x + 1), (torch.ones(2),)
+'''
+
+
+def _pytest(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
+        cwd=repo, capture_output=True, text=True, timeout=600,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    (tmp_path / "cases" / "lib").mkdir(parents=True)
+    (tmp_path / "cases" / "lib" / "ops.py").write_text(CASE_TEMPLATE.format(op="sin"))
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_goldens.py").write_text(
+        "from snapshot_runner.pytest_plugin import test_golden, test_golden_orphans  # noqa: F401\n"
+    )
+    (tmp_path / "pytest.ini").write_text("[pytest]\ntestpaths = tests\n")
+    written = _pytest(tmp_path, "--snapshot-update")
+    assert written.returncode == 0, written.stdout + written.stderr
+    return tmp_path
+
+
+def test_goldens_are_plain_files_mirroring_the_case(repo: Path) -> None:
+    golden = repo / "snapshots" / "lib" / "ops" / "scale" / "aot_forward.txt"
+    assert golden.read_text().startswith("class GraphModule(torch.nn.Module):\n")
+    assert "torch.ops.aten.sin.default" in golden.read_text()
+    assert (repo / "snapshots" / "ENVIRONMENT").read_text().startswith("torch ")
+
+
+def test_unchanged_code_passes(repo: Path) -> None:
+    proc = _pytest(repo)
+    assert proc.returncode == 0, proc.stdout
+
+
+def test_changed_graph_fails_with_a_readable_diff(repo: Path) -> None:
+    (repo / "cases" / "lib" / "ops.py").write_text(CASE_TEMPLATE.format(op="cos"))
+    proc = _pytest(repo)
+    assert proc.returncode == 1
+    assert "lib.ops::scale: " in proc.stdout
+    assert "--- golden/aot_forward" in proc.stdout and "+++ captured/aot_forward" in proc.stdout
+    assert any(line.startswith("-") and "aten.sin.default" in line for line in proc.stdout.splitlines())
+    assert any(line.startswith("+") and "aten.cos.default" in line for line in proc.stdout.splitlines())
+    assert "\x1b[" not in proc.stdout  # plain text, no colour codes
+
+
+def test_other_torch_is_named_first(repo: Path) -> None:
+    (repo / "snapshots" / "ENVIRONMENT").write_text("torch 2.99.0+cu999, cuda:H100, python 3.11.7\n")
+    (repo / "cases" / "lib" / "ops.py").write_text(CASE_TEMPLATE.format(op="cos"))
+    proc = _pytest(repo)
+    failure = proc.stdout[proc.stdout.index("test_golden[lib/ops/scale]"):]
+    first = [line for line in failure.splitlines()[1:] if line.strip() and not line.startswith("[gw")][0]
+    assert first.startswith("golden made on torch 2.99.0+cu999, cuda:H100, python 3.11.7; running torch ")
+
+
+def test_update_rewrites_and_deleted_cases_are_removed(repo: Path) -> None:
+    (repo / "cases" / "lib" / "ops.py").write_text(
+        CASE_TEMPLATE.format(op="cos").split("@case(backend")[0]  # drop the `shift` case
+    )
+    stale = _pytest(repo)
+    assert stale.returncode == 1
+    assert "goldens of 1 deleted case(s) remain: lib/ops/shift" in stale.stdout
+    updated = _pytest(repo, "--snapshot-update")
+    assert updated.returncode == 0, updated.stdout
+    assert not (repo / "snapshots" / "lib" / "ops" / "shift").exists()
+    assert "aten.cos.default" in (repo / "snapshots" / "lib" / "ops" / "scale" / "aot_forward.txt").read_text()
+    assert _pytest(repo).returncode == 0
+
+
+def test_parallel_workers_pass(repo: Path) -> None:
+    proc = _pytest(repo, "-n", "2")
+    assert proc.returncode == 0, proc.stdout
