@@ -28,10 +28,6 @@ from .results import CaseResult
 Call = tuple[Any, ...]
 
 
-class CaseSkipped(Exception):
-    pass
-
-
 # --- requirements ----------------------------------------------------------
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 LEVELS = ("native", "canonical")
@@ -224,7 +224,3 @@ def normalize(key: str, text: str, level: str, ctx: Context) -> str:
 
 def normalize_all(artifacts: dict[str, str], level: str, ctx: Context) -> dict[str, str]:
     return {key: normalize(key, text, level, ctx) for key, text in artifacts.items()}
-
-
-def rule_names(key: str | None = None) -> Sequence[str]:
-    return [r.name for r in (rules_for(key) if key else CANONICAL_RULES)]
