@@ -7,7 +7,6 @@ gives one clear line and a non-zero exit; ``--debug`` adds tracebacks.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
