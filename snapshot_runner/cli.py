@@ -50,6 +50,9 @@ def _parser() -> argparse.ArgumentParser:
     p_show.add_argument("--cases-dir", default="cases")
     debug(p_show)
     p_show.add_argument("--normalize", choices=("native", "canonical"), default="canonical")
+    from .cli_history import add_commands
+
+    COMMANDS.update(add_commands(sub, selection, debug))
     return parser
 
 
@@ -83,13 +86,20 @@ def cmd_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_CASE_FAILED if found.errors else EXIT_OK
 
 
-def _capture(cases, cases_dir: Path, level: str, err: TextIO):  # type: ignore[no-untyped-def]
+def _capture(cases, cases_dir: Path, level: str, err: TextIO, on_result=None):  # type: ignore[no-untyped-def]
+    """Capture in this process; ``on_result(case, result)`` sees each case as it finishes."""
     from .capture import capture_cases
     from .normalize import Context
     from .progress import progress_reporter
 
     with progress_reporter(len(cases), err) as advance:
-        return capture_cases(cases, level=level, ctx=Context.current(cases_dir), progress=advance)
+
+        def progress(case, result):  # type: ignore[no-untyped-def]
+            if on_result:
+                on_result(case, result)
+            advance(case, result)
+
+        return capture_cases(cases, level=level, ctx=Context.current(cases_dir), progress=progress)
 
 
 def _report_failures(results, debug: bool, err: TextIO) -> None:  # type: ignore[no-untyped-def]

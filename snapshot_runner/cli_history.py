@@ -1,0 +1,214 @@
+"""The history commands of ``snapshot-runner``: record, runs, drift, history.
+
+They open the database (``--db URL``, ``$SNAPSHOT_RUNNER_DB`` or
+``db/history.sqlite``) and turn its problems into one-line errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import TextIO
+
+from . import __version__
+from .cli import EXIT_CASE_FAILED, EXIT_OK, CliError, _capture, _discover, _report_failures, _select
+from .results import CaptureReport, CaseResult
+
+EXIT_DRIFT = 1
+
+
+def add_commands(sub: argparse._SubParsersAction, selection: Callable[[argparse.ArgumentParser], None], debug: Callable[[argparse.ArgumentParser], None]) -> dict[str, Callable[..., int]]:  # type: ignore[type-arg]
+    def db(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--db", default=None, metavar="URL", help="SQLAlchemy URL (default: $SNAPSHOT_RUNNER_DB or sqlite:///db/history.sqlite)")
+
+    p_record = sub.add_parser("record", help="capture the selected cases and store them as one run")
+    selection(p_record)
+    db(p_record)
+    p_record.add_argument("--label", default=None, help="a name for the run (e.g. nightly-2026-11-27)")
+    p_record.add_argument("--from-json", default=None, metavar="PATH", help="store a `capture --json` report made elsewhere instead of capturing")
+
+    p_runs = sub.add_parser("runs", help="list recorded runs, newest first")
+    debug(p_runs)
+    db(p_runs)
+
+    p_drift = sub.add_parser("drift", help="what changed between two runs, or a run and the goldens")
+    debug(p_drift)
+    db(p_drift)
+    p_drift.add_argument("--from", dest="ref_from", required=True, metavar="REF", help="run id, label, torch version, latest, previous or golden")
+    p_drift.add_argument("--to", dest="ref_to", required=True, metavar="REF")
+    p_drift.add_argument("--format", choices=("md", "html", "json"), default="md")
+    p_drift.add_argument("--out", default=None, metavar="PATH", help="write the report here (default: stdout)")
+    p_drift.add_argument("--snapshots-dir", default="snapshots", help="the goldens REF 'golden' means (default: snapshots)")
+    p_drift.add_argument("--include-incomplete", action="store_true", help="let REFs name incomplete runs")
+    p_drift.add_argument("--fail-on-drift", action="store_true", help="exit 1 when anything changed")
+    p_drift.add_argument("-k", dest="substring", default=None, metavar="SUBSTRING", help="only cases whose name contains it")
+
+    p_history = sub.add_parser("history", help="the distinct versions of one case's artifact over time")
+    debug(p_history)
+    db(p_history)
+    p_history.add_argument("name", help="case name")
+    p_history.add_argument("artifact", nargs="?", help="artifact key (default: every key of the case)")
+    p_history.add_argument("--include-incomplete", action="store_true")
+    return {"record": cmd_record, "runs": cmd_runs, "drift": cmd_drift, "history": cmd_history}
+
+
+@contextlib.contextmanager
+def _store(url: str | None) -> Iterator:  # type: ignore[type-arg]
+    from .store import Store, StoreError
+
+    try:
+        store = Store.open(url)
+    except StoreError as exc:
+        raise CliError(str(exc)) from None
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def _fingerprint(cases: Sequence) -> str:  # type: ignore[type-arg]
+    from .store import case_set_fingerprint
+
+    sources = {c.source_file for c in cases if c.source_file}
+    return case_set_fingerprint([c.name for c in cases], (Path(s).read_text(encoding="utf-8") for s in sorted(sources)))
+
+
+def _load_report(path: str) -> CaptureReport:
+    import json
+
+    try:
+        return CaptureReport.from_json(json.loads(Path(path).read_text(encoding="utf-8")))
+    except FileNotFoundError:
+        raise CliError(f"--from-json: no such file: {path}") from None
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise CliError(f"--from-json: {path} is not a capture report: {exc}") from None
+
+
+def cmd_record(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from . import environment
+    from .store import case_set_fingerprint
+
+    if args.from_json:
+        report = _load_report(args.from_json)
+        names = [r.name for r in report.cases]
+        with _store(args.db) as store:
+            run_id = store.begin_run(
+                environment=report.environment,
+                label=args.label,
+                runner_version=__version__,
+                case_set_fingerprint=case_set_fingerprint(names, []),
+                cases_expected=len(report.cases),
+                normalize=report.normalize,
+            )
+            store.add_results(run_id, report.cases)
+            status = store.finish_run(run_id)
+        return _recorded(run_id, status, report.cases, args, out, err, load_errors=False)
+
+    found = _discover(args.cases_dir, args.debug, err)
+    cases = _select(found, args.case, args.substring)
+    with _store(args.db) as store:
+        run_id = store.begin_run(
+            environment=environment.describe(),
+            label=args.label,
+            runner_version=__version__,
+            case_set_fingerprint=_fingerprint(cases),
+            cases_expected=len(cases),
+            normalize="canonical",
+        )
+        print(f"recording run {run_id} into {store.url}", file=err)
+
+        # Each case is committed as soon as it is captured: a killed run keeps
+        # what it did, and stays incomplete.
+        def store_case(_case: object, result: CaseResult) -> None:
+            store.add_results(run_id, [result])
+
+        results = _capture(cases, found.cases_dir, "canonical", err, on_result=store_case)
+        status = store.finish_run(run_id)
+    return _recorded(run_id, status, results, args, out, err, load_errors=bool(found.errors))
+
+
+def _recorded(run_id: int, status: str, results: Sequence[CaseResult], args: argparse.Namespace, out: TextIO, err: TextIO, *, load_errors: bool) -> int:
+    _report_failures(results, args.debug, err)
+    counts = {s: sum(r.status == s for r in results) for s in ("ok", "skipped", "mismatch", "error")}
+    print(f"run {run_id} {status}: {', '.join(f'{n} {s}' for s, n in counts.items() if n) or 'no cases'}", file=err)
+    print(run_id, file=out)
+    failed = load_errors or any(r.status in ("error", "mismatch") for r in results)
+    return EXIT_CASE_FAILED if failed else EXIT_OK
+
+
+def _when(moment: dt.datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M")
+
+
+def cmd_runs(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    with _store(args.db) as store:
+        runs = store.runs()
+    if not runs:
+        print(f"no runs in {store.url}", file=err)
+        return EXIT_OK
+    header = ("id", "label", "torch", "device", "status", "started (UTC)", "cases")
+    rows = [
+        (
+            str(r.id),
+            r.label or "-",
+            r.environment["torch_version"],
+            r.environment["device"],
+            r.status,
+            _when(r.started_at),
+            f"{r.cases_stored}/{r.cases_expected} " + " ".join(f"{s}={n}" for s, n in sorted(r.counts.items())),
+        )
+        for r in runs
+    ]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip(), file=out)
+    return EXIT_OK
+
+
+def cmd_drift(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from .drift import DriftError, compare, resolve
+    from .reports import renderer
+
+    needs_db = (args.ref_from, args.ref_to) != ("golden", "golden")
+    with contextlib.ExitStack() as stack:
+        store = stack.enter_context(_store(args.db)) if needs_db else None
+        try:
+            sides = [resolve(store, ref, snapshots_dir=Path(args.snapshots_dir), include_incomplete=args.include_incomplete) for ref in (args.ref_from, args.ref_to)]
+        except DriftError as exc:
+            raise CliError(str(exc)) from None
+        if args.substring:
+            for side in sides:
+                side.results = {n: r for n, r in side.results.items() if args.substring in n}
+        report = compare(*sides)
+    text = renderer(args.format)(report)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(text, encoding="utf-8")
+    else:
+        out.write(text)
+    counts = report.counts()
+    print(f"drift {report.before.title} → {report.after.title}: " + ", ".join(f"{n} {s}" for s, n in counts.items()), file=err)
+    return EXIT_DRIFT if args.fail_on_drift and report.has_changes else EXIT_OK
+
+
+def cmd_history(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    with _store(args.db) as store:
+        if args.name not in store.case_names():
+            raise CliError(f"no case {args.name!r} in {store.url}")
+        keys = [args.artifact] if args.artifact else store.keys_of(args.name)
+        for key in keys:
+            versions = store.history(args.name, key, include_incomplete=args.include_incomplete)
+            if not versions:
+                raise CliError(f"case {args.name} has no artifact {key!r} in {store.url}")
+            print(f"{args.name} {key}: {len(versions)} version{'s' if len(versions) != 1 else ''}", file=out)
+            for number, v in enumerate(versions, 1):
+                first, last = v.first, v.last
+                print(
+                    f"  v{number} {v.sha256[:12]}  first: run {first.id} (torch {first.environment['torch_version']}, {_when(first.started_at)})"
+                    f"  last: run {last.id} (torch {last.environment['torch_version']}, {_when(last.started_at)})  runs: {v.runs}",
+                    file=out,
+                )
+    return EXIT_OK

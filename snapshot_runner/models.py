@@ -1,0 +1,114 @@
+"""The history database's tables (SQLAlchemy 2.x typed ORM).
+
+Artifact text is stored once by content hash; a run's results point at it.
+Results are split in two: one row per case (status, error, time) and one row
+per case artifact (a small integer key → artifact id), because the latter is
+the table that grows by hundreds of thousands of rows a year and must stay
+small next to the text it indexes.
+
+The migrations under ``db/migrations`` build exactly these tables; a test
+compares the two.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+RUN_COMPLETE = "complete"
+RUN_INCOMPLETE = "incomplete"
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Environment(Base):
+    """One interpreter + torch build + device, as ``environment.describe()`` tells."""
+
+    __tablename__ = "environments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # sha256 of the fields below: the same environment is stored once.
+    fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
+    torch_version: Mapped[str] = mapped_column(String(128), index=True)
+    torch_git_sha: Mapped[str | None] = mapped_column(String(64))
+    python: Mapped[str] = mapped_column(String(32))
+    platform: Mapped[str] = mapped_column(String(64))
+    device: Mapped[str] = mapped_column(String(128))
+    cuda: Mapped[str | None] = mapped_column(String(32))
+    triton: Mapped[str | None] = mapped_column(String(32))
+    gpu_name: Mapped[str | None] = mapped_column(String(128))
+
+
+class Run(Base):
+    __tablename__ = "runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    label: Mapped[str | None] = mapped_column(String(200), index=True)
+    environment_id: Mapped[int] = mapped_column(ForeignKey("environments.id"))
+    started_at: Mapped[dt.datetime]
+    finished_at: Mapped[dt.datetime | None]
+    status: Mapped[str] = mapped_column(String(16), default=RUN_INCOMPLETE)
+    runner_version: Mapped[str] = mapped_column(String(32))
+    # sha256 over the selected case names and their modules' source.
+    case_set_fingerprint: Mapped[str] = mapped_column(String(64))
+    cases_expected: Mapped[int] = mapped_column(Integer)
+    normalize: Mapped[str] = mapped_column(String(16))
+
+    environment: Mapped[Environment] = relationship(lazy="joined")
+
+
+class StoredCase(Base):
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(400), unique=True)
+
+
+class ArtifactKey(Base):
+    """``dynamo_graph``, ``aot_forward.1``, ...: a lookup table keeps result rows small."""
+
+    __tablename__ = "artifact_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+
+
+class Artifact(Base):
+    __tablename__ = "artifacts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    text: Mapped[str] = mapped_column(Text)
+
+
+class CaseOutcome(Base):
+    """A case's status in one run."""
+
+    __tablename__ = "case_outcomes"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    error: Mapped[str | None] = mapped_column(Text)
+    compile_seconds: Mapped[float]
+
+
+class ArtifactResult(Base):
+    """Run × case × artifact key → the artifact's text."""
+
+    __tablename__ = "artifact_results"
+    __table_args__ = (
+        # The timeline of one case's artifact reads this index only.
+        Index("ix_artifact_results_case_key_run", "case_id", "key_id", "run_id"),
+        {"sqlite_with_rowid": False},
+    )
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    key_id: Mapped[int] = mapped_column(ForeignKey("artifact_keys.id"), primary_key=True)
+    artifact_id: Mapped[int] = mapped_column(ForeignKey("artifacts.id"))

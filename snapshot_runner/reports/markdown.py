@@ -1,0 +1,71 @@
+"""Markdown drift report: a summary table first, then one collapsed diff per
+changed artifact; sized to fit a GitHub issue comment (65,536 characters)."""
+
+from __future__ import annotations
+
+from ..drift import UNCHANGED, CaseDrift, DriftReport
+
+# GitHub refuses longer comments; leave room for the table and the notes.
+COMMENT_LIMIT = 60_000
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _row(case: CaseDrift) -> str:
+    changed = case.changed_artifacts
+    if case.status in ("added", "removed"):
+        keys = f"{len(changed)} artifact{'s' if len(changed) != 1 else ''}"
+    else:
+        keys = ", ".join(f"`{a.key}` ({a.change})" if a.change != "changed" else f"`{a.key}`" for a in changed)
+    classes = ", ".join(dict.fromkeys(a.classification for a in changed if a.classification))
+    summary = "; ".join(line for a in changed for line in a.summary[:2])
+    status = case.status if case.status != "status-changed" else f"status-changed ({case.from_status} → {case.to_status})"
+    return f"| `{_cell(case.name)}` | {status} | {keys or '-'} | {classes or '-'} | {_cell(summary) or '-'} |"
+
+
+def render(report: DriftReport) -> str:
+    counts = report.counts()
+    lines = [
+        f"## Graph drift: {report.before.title} → {report.after.title}",
+        "",
+        ", ".join(f"**{n}** {status}" for status, n in counts.items()) + f" (of {len(report.cases)} cases)",
+        "",
+    ]
+    changed = [c for c in report.cases if c.status != UNCHANGED]
+    if not changed:
+        lines.append("No case changed.")
+        return "\n".join(lines) + "\n"
+    lines += ["| case | status | artifacts | classification | summary |", "|---|---|---|---|---|"]
+    lines += [_row(c) for c in changed]
+    lines.append("")
+    details: list[str] = []
+    size = sum(len(line) + 1 for line in lines)
+    omitted = 0
+    for case in changed:
+        for artifact in case.changed_artifacts:
+            title = " · ".join(filter(None, [f"<code>{case.name}</code>", f"<code>{artifact.key}</code>", artifact.change, artifact.classification]))
+            block = "\n".join(
+                [
+                    f"<details><summary>{title}</summary>",
+                    "",
+                    *[f"- {line}" for line in artifact.summary],
+                    "",
+                    "```diff",
+                    # A fence inside the diff would end the block early.
+                    artifact.diff.rstrip("\n").replace("```", "`\u200b``"),
+                    "```",
+                    "</details>",
+                    "",
+                ]
+            )
+            if size + len(block) > COMMENT_LIMIT:
+                omitted += 1
+                continue
+            details.append(block)
+            size += len(block) + 1
+    lines += details
+    if omitted:
+        lines.append(f"_{omitted} diff(s) left out to fit a comment; the HTML and JSON reports have them all._")
+    return "\n".join(lines) + "\n"

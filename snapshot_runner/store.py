@@ -1,0 +1,482 @@
+"""The history database: open (and migrate), record runs, read them back.
+
+Any SQLAlchemy URL works; SQLite (``db/history.sqlite``) is the default and
+PostgreSQL (psycopg 3) is what teams share. Every problem a user can cause (a
+file that is not a database, a server that does not answer, a bad URL, a
+schema newer than this code) becomes a ``StoreError`` with one line; URLs are
+only ever shown with the password masked.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, func, inspect, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from .models import (
+    RUN_COMPLETE,
+    RUN_INCOMPLETE,
+    Artifact,
+    ArtifactKey,
+    ArtifactResult,
+    CaseOutcome,
+    Environment,
+    Run,
+    StoredCase,
+)
+from .results import CaseResult
+
+DEFAULT_URL = "sqlite:///db/history.sqlite"
+URL_VARIABLE = "SNAPSHOT_RUNNER_DB"
+MIGRATIONS = Path(__file__).resolve().parent.parent / "db" / "migrations"
+
+
+class StoreError(Exception):
+    """A database problem the user can act on; printed as one line."""
+
+
+def database_url(given: str | None) -> str:
+    """``--db`` first, then ``$SNAPSHOT_RUNNER_DB``, then the SQLite default."""
+    return given or os.environ.get(URL_VARIABLE) or DEFAULT_URL
+
+
+def masked(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparseable URL>"
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+# --- engines ---------------------------------------------------------------------
+
+
+def _sqlite_engine(url: str) -> Engine:
+    path = make_url(url).database
+    if path and path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url)
+
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_connection: Any, _record: Any) -> None:
+        # Transactions are begun by the "begin" hook below, not by the driver.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        # Two recorders may write at once: wait for the lock instead of failing,
+        # and let readers go on beside a writer (WAL).
+        cursor.execute("PRAGMA busy_timeout = 60000")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Any) -> None:
+        # Take the write lock up front: a deferred transaction that upgrades to
+        # a writer after another process committed fails at once (SQLITE_BUSY)
+        # instead of waiting.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def make_engine(url: str) -> Engine:
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise StoreError(f"not a database URL: {url!r} (expected e.g. sqlite:///db/history.sqlite)") from None
+    try:
+        if parsed.get_backend_name() == "sqlite":
+            return _sqlite_engine(url)
+        connect_args = {"connect_timeout": 10} if parsed.get_backend_name() == "postgresql" else {}
+        return create_engine(url, connect_args=connect_args, pool_pre_ping=True)
+    except NoSuchModuleError:
+        raise StoreError(f"unsupported database URL {masked(url)}: no SQLAlchemy dialect {parsed.drivername!r}") from None
+    except ImportError as exc:
+        raise StoreError(f"cannot use {masked(url)}: {exc} (pip install 'snapshot-runner[postgres]')") from None
+
+
+# --- schema ----------------------------------------------------------------------
+
+
+def _alembic_config(connection: Any) -> Any:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def migrate(engine: Engine) -> None:
+    """Create the schema, or upgrade an older one; refuse one newer than this code."""
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    with engine.begin() as connection:
+        config = _alembic_config(connection)
+        scripts = ScriptDirectory.from_config(config)
+        current = MigrationContext.configure(connection).get_current_revision()
+        head = scripts.get_current_head()
+        if current == head:
+            return
+        if current is None and inspect(connection).get_table_names():
+            raise StoreError(f"{masked(str(engine.url))} holds tables but is not a snapshot-runner history database")
+        if current is not None and current not in {s.revision for s in scripts.walk_revisions()}:
+            raise StoreError(
+                f"database schema {current} is newer than this snapshot-runner knows (newest: {head}); "
+                "upgrade snapshot-runner to use it"
+            )
+        command.upgrade(config, "head")
+
+
+# --- what callers read back ---------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class RunInfo:
+    id: int
+    label: str | None
+    status: str
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+    environment: dict[str, Any]
+    runner_version: str
+    case_set_fingerprint: str
+    cases_expected: int
+    cases_stored: int
+    counts: dict[str, int]
+
+    def to_json(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["started_at"] = self.started_at.isoformat(timespec="seconds")
+        data["finished_at"] = self.finished_at.isoformat(timespec="seconds") if self.finished_at else None
+        return data
+
+
+@dataclasses.dataclass(frozen=True)
+class StoredResult:
+    """One case in one run: its status and its artifacts as content hashes."""
+
+    status: str
+    error: str | None
+    artifacts: dict[str, str]  # key -> sha256
+
+
+@dataclasses.dataclass(frozen=True)
+class Version:
+    """One distinct text of a case artifact and the runs it was seen in."""
+
+    sha256: str
+    first: RunInfo
+    last: RunInfo
+    runs: int
+
+
+def _environment_json(env: Environment) -> dict[str, Any]:
+    return {
+        "torch_version": env.torch_version,
+        "torch_git_sha": env.torch_git_sha,
+        "python": env.python,
+        "platform": env.platform,
+        "device": env.device,
+        "cuda": env.cuda,
+        "triton": env.triton,
+        "gpu_name": env.gpu_name,
+    }
+
+
+ENVIRONMENT_FIELDS = ("torch_version", "torch_git_sha", "python", "platform", "device", "cuda", "triton", "gpu_name")
+
+
+def case_set_fingerprint(names: Sequence[str], sources: Iterable[str]) -> str:
+    """Same names and same module source → same fingerprint."""
+    digest = hashlib.sha256()
+    for name in sorted(names):
+        digest.update(name.encode() + b"\0")
+    for text in sorted(sources):
+        digest.update(sha256(text).encode())
+    return digest.hexdigest()
+
+
+class Store:
+    """A history database. Sessions are short: one per call, one per stored case."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.url = masked(str(engine.url))
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    def open(cls, url: str | None = None) -> Store:
+        url = database_url(url)
+        engine = make_engine(url)
+        try:
+            migrate(engine)
+        except StoreError:
+            engine.dispose()
+            raise
+        except DBAPIError as exc:
+            engine.dispose()
+            what = "is not a database" if "not a database" in str(exc.orig) else "cannot be opened"
+            raise StoreError(f"{masked(url)} {what}: {_first_line(exc)}") from None
+        except SQLAlchemyError as exc:
+            engine.dispose()
+            raise StoreError(f"{masked(url)} cannot be opened: {_first_line(exc)}") from None
+        return cls(engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with self._sessions.begin() as session:
+            yield session
+
+    # --- writing ------------------------------------------------------------
+
+    def begin_run(
+        self,
+        *,
+        environment: dict[str, Any],
+        label: str | None,
+        runner_version: str,
+        case_set_fingerprint: str,
+        cases_expected: int,
+        normalize: str,
+        started_at: dt.datetime | None = None,
+    ) -> int:
+        with self.session() as session:
+            env_id = self._environment_id(session, environment)
+            run = Run(
+                label=label,
+                environment_id=env_id,
+                started_at=started_at or _now(),
+                status=RUN_INCOMPLETE,
+                runner_version=runner_version,
+                case_set_fingerprint=case_set_fingerprint,
+                cases_expected=cases_expected,
+                normalize=normalize,
+            )
+            session.add(run)
+            session.flush()
+            return run.id
+
+    def add_results(self, run_id: int, results: Sequence[CaseResult]) -> None:
+        """Store cases of a run in one transaction: all of them or none."""
+        with self.session() as session:
+            case_ids = self._ids(session, StoredCase, StoredCase.name, {r.name for r in results})
+            key_ids = self._ids(session, ArtifactKey, ArtifactKey.name, {k for r in results for k in r.artifacts})
+            texts = {sha256(t): t for r in results for t in r.artifacts.values()}
+            artifact_ids = self._artifact_ids(session, texts)
+            for result in results:
+                case_id = case_ids[result.name]
+                session.add(
+                    CaseOutcome(
+                        run_id=run_id,
+                        case_id=case_id,
+                        status=result.status,
+                        error=result.error,
+                        compile_seconds=result.compile_seconds,
+                    )
+                )
+                session.add_all(
+                    ArtifactResult(run_id=run_id, case_id=case_id, key_id=key_ids[key], artifact_id=artifact_ids[sha256(text)])
+                    for key, text in result.artifacts.items()
+                )
+
+    def finish_run(self, run_id: int, finished_at: dt.datetime | None = None) -> str:
+        """Mark the run complete if every expected case is stored; return its status."""
+        with self.session() as session:
+            run = session.get_one(Run, run_id)
+            stored = session.scalar(select(func.count()).where(CaseOutcome.run_id == run_id)) or 0
+            run.finished_at = finished_at or _now()
+            run.status = RUN_COMPLETE if stored >= run.cases_expected else RUN_INCOMPLETE
+            return run.status
+
+    def _environment_id(self, session: Session, environment: dict[str, Any]) -> int:
+        fields = {name: _text_or_none(environment.get(name)) for name in ENVIRONMENT_FIELDS}
+        fields["torch_version"] = fields["torch_version"] or "unknown"
+        for name in ("python", "platform", "device"):
+            fields[name] = fields[name] or ""
+        fingerprint = sha256(json.dumps(fields, sort_keys=True))
+        _insert_missing(session, Environment, [{"fingerprint": fingerprint, **fields}], "fingerprint")
+        return session.scalars(select(Environment.id).where(Environment.fingerprint == fingerprint)).one()
+
+    @staticmethod
+    def _ids(session: Session, model: Any, column: Any, names: set[str]) -> dict[str, int]:
+        if not names:
+            return {}
+        _insert_missing(session, model, [{"name": n} for n in sorted(names)], "name")
+        return dict(session.execute(select(column, model.id).where(column.in_(names))).tuples().all())
+
+    @staticmethod
+    def _artifact_ids(session: Session, texts: dict[str, str]) -> dict[str, int]:
+        if not texts:
+            return {}
+        known = dict(session.execute(select(Artifact.sha256, Artifact.id).where(Artifact.sha256.in_(texts))).tuples().all())
+        missing = [{"sha256": h, "text": t} for h, t in texts.items() if h not in known]
+        if missing:
+            _insert_missing(session, Artifact, missing, "sha256")
+            new = [h["sha256"] for h in missing]
+            known.update(session.execute(select(Artifact.sha256, Artifact.id).where(Artifact.sha256.in_(new))).tuples().all())
+        return known
+
+    # --- reading ------------------------------------------------------------
+
+    def runs(self, *, include_incomplete: bool = True, limit: int | None = None) -> list[RunInfo]:
+        """Newest first."""
+        with self.session() as session:
+            query = select(Run).order_by(Run.id.desc())
+            if not include_incomplete:
+                query = query.where(Run.status == RUN_COMPLETE)
+            if limit:
+                query = query.limit(limit)
+            runs = session.scalars(query).all()
+            return self._run_infos(session, runs)
+
+    def run(self, run_id: int) -> RunInfo | None:
+        with self.session() as session:
+            run = session.get(Run, run_id)
+            return self._run_infos(session, [run])[0] if run else None
+
+    def _run_infos(self, session: Session, runs: Sequence[Run]) -> list[RunInfo]:
+        ids = [r.id for r in runs]
+        counts: dict[int, dict[str, int]] = {i: {} for i in ids}
+        if ids:
+            rows = session.execute(
+                select(CaseOutcome.run_id, CaseOutcome.status, func.count())
+                .where(CaseOutcome.run_id.in_(ids))
+                .group_by(CaseOutcome.run_id, CaseOutcome.status)
+            ).tuples()
+            for run_id, status, n in rows:
+                counts[run_id][status] = n
+        return [
+            RunInfo(
+                id=r.id,
+                label=r.label,
+                status=r.status,
+                started_at=r.started_at,
+                finished_at=r.finished_at,
+                environment=_environment_json(r.environment),
+                runner_version=r.runner_version,
+                case_set_fingerprint=r.case_set_fingerprint,
+                cases_expected=r.cases_expected,
+                cases_stored=sum(counts[r.id].values()),
+                counts=counts[r.id],
+            )
+            for r in runs
+        ]
+
+    def results(self, run_id: int) -> dict[str, StoredResult]:
+        """Every case of a run, by name."""
+        with self.session() as session:
+            outcomes = session.execute(
+                select(StoredCase.name, CaseOutcome.status, CaseOutcome.error)
+                .join(StoredCase, StoredCase.id == CaseOutcome.case_id)
+                .where(CaseOutcome.run_id == run_id)
+            ).tuples()
+            results = {name: StoredResult(status, error, {}) for name, status, error in outcomes}
+            rows = session.execute(
+                select(StoredCase.name, ArtifactKey.name, Artifact.sha256)
+                .select_from(ArtifactResult)
+                .join(StoredCase, StoredCase.id == ArtifactResult.case_id)
+                .join(ArtifactKey, ArtifactKey.id == ArtifactResult.key_id)
+                .join(Artifact, Artifact.id == ArtifactResult.artifact_id)
+                .where(ArtifactResult.run_id == run_id)
+            ).tuples()
+            for case, key, digest in rows:
+                results[case].artifacts[key] = digest
+            return {name: results[name] for name in sorted(results)}
+
+    def texts(self, hashes: Iterable[str]) -> dict[str, str]:
+        wanted = set(hashes)
+        if not wanted:
+            return {}
+        with self.session() as session:
+            return dict(session.execute(select(Artifact.sha256, Artifact.text).where(Artifact.sha256.in_(wanted))).tuples().all())
+
+    def history(self, case: str, key: str, *, include_incomplete: bool = False) -> list[Version]:
+        """Each distinct text of ``case``'s ``key`` artifact, oldest first."""
+        with self.session() as session:
+            query = (
+                select(ArtifactResult.run_id, Artifact.sha256)
+                .join(StoredCase, StoredCase.id == ArtifactResult.case_id)
+                .join(ArtifactKey, ArtifactKey.id == ArtifactResult.key_id)
+                .join(Artifact, Artifact.id == ArtifactResult.artifact_id)
+                .join(Run, Run.id == ArtifactResult.run_id)
+                .where(StoredCase.name == case, ArtifactKey.name == key)
+                .order_by(ArtifactResult.run_id)
+            )
+            if not include_incomplete:
+                query = query.where(Run.status == RUN_COMPLETE)
+            rows = session.execute(query).tuples().all()
+            seen: dict[str, list[int]] = {}
+            for run_id, digest in rows:
+                seen.setdefault(digest, []).append(run_id)
+            run_ids = {ids[0] for ids in seen.values()} | {ids[-1] for ids in seen.values()}
+            infos = {r.id: r for r in self._run_infos(session, session.scalars(select(Run).where(Run.id.in_(run_ids))).all())}
+            return [Version(digest, infos[ids[0]], infos[ids[-1]], len(ids)) for digest, ids in seen.items()]
+
+    def case_names(self) -> list[str]:
+        with self.session() as session:
+            return list(session.scalars(select(StoredCase.name).order_by(StoredCase.name)))
+
+    def keys_of(self, case: str) -> list[str]:
+        with self.session() as session:
+            return list(
+                session.scalars(
+                    select(ArtifactKey.name)
+                    .join(ArtifactResult, ArtifactResult.key_id == ArtifactKey.id)
+                    .join(StoredCase, StoredCase.id == ArtifactResult.case_id)
+                    .where(StoredCase.name == case)
+                    .distinct()
+                    .order_by(ArtifactKey.name)
+                )
+            )
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def _text_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _insert_missing(session: Session, model: Any, rows: list[dict[str, Any]], unique: str) -> None:
+    """INSERT, skipping rows whose ``unique`` column exists: safe when two
+    recorders add the same artifact at the same moment."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    elif dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:  # other backends: one writer at a time
+        existing = set(session.scalars(select(getattr(model, unique)).where(getattr(model, unique).in_([r[unique] for r in rows]))))
+        session.add_all(model(**r) for r in rows if r[unique] not in existing)
+        session.flush()
+        return
+    # SQLite allows ~32k bound parameters per statement; stay well below.
+    for start in range(0, len(rows), 500):
+        session.execute(insert(model).values(rows[start : start + 500]).on_conflict_do_nothing(index_elements=[unique]))
