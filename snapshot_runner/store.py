@@ -328,18 +328,18 @@ class Store:
         if not names:
             return {}
         _insert_missing(session, model, [{"name": n} for n in sorted(names)], "name")
-        return dict(session.execute(select(column, model.id).where(column.in_(names))).tuples().all())
+        return dict(session.execute(select(column, model.id).where(column.in_(names))).all())
 
     @staticmethod
     def _artifact_ids(session: Session, texts: dict[str, str]) -> dict[str, int]:
         if not texts:
             return {}
-        known = dict(session.execute(select(Artifact.sha256, Artifact.id).where(Artifact.sha256.in_(texts))).tuples().all())
+        known = dict(session.execute(select(Artifact.sha256, Artifact.id).where(Artifact.sha256.in_(texts))).all())
         missing = [{"sha256": h, "text": t} for h, t in texts.items() if h not in known]
         if missing:
             _insert_missing(session, Artifact, missing, "sha256")
             new = [h["sha256"] for h in missing]
-            known.update(session.execute(select(Artifact.sha256, Artifact.id).where(Artifact.sha256.in_(new))).tuples().all())
+            known.update(session.execute(select(Artifact.sha256, Artifact.id).where(Artifact.sha256.in_(new))).all())
         return known
 
     # --- reading ------------------------------------------------------------
@@ -368,7 +368,7 @@ class Store:
                 select(CaseOutcome.run_id, CaseOutcome.status, func.count())
                 .where(CaseOutcome.run_id.in_(ids))
                 .group_by(CaseOutcome.run_id, CaseOutcome.status)
-            ).tuples()
+            )
             for run_id, status, n in rows:
                 counts[run_id][status] = n
         return [
@@ -395,7 +395,7 @@ class Store:
                 select(StoredCase.name, CaseOutcome.status, CaseOutcome.error)
                 .join(StoredCase, StoredCase.id == CaseOutcome.case_id)
                 .where(CaseOutcome.run_id == run_id)
-            ).tuples()
+            )
             results = {name: StoredResult(status, error, {}) for name, status, error in outcomes}
             rows = session.execute(
                 select(StoredCase.name, ArtifactKey.name, Artifact.sha256)
@@ -404,7 +404,7 @@ class Store:
                 .join(ArtifactKey, ArtifactKey.id == ArtifactResult.key_id)
                 .join(Artifact, Artifact.id == ArtifactResult.artifact_id)
                 .where(ArtifactResult.run_id == run_id)
-            ).tuples()
+            )
             for case, key, digest in rows:
                 results[case].artifacts[key] = digest
             return {name: results[name] for name in sorted(results)}
@@ -414,7 +414,7 @@ class Store:
         if not wanted:
             return {}
         with self.session() as session:
-            return dict(session.execute(select(Artifact.sha256, Artifact.text).where(Artifact.sha256.in_(wanted))).tuples().all())
+            return dict(session.execute(select(Artifact.sha256, Artifact.text).where(Artifact.sha256.in_(wanted))).all())
 
     def history(self, case: str, key: str, *, include_incomplete: bool = False) -> list[Version]:
         """Each distinct text of ``case``'s ``key`` artifact, oldest first."""
@@ -430,7 +430,7 @@ class Store:
             )
             if not include_incomplete:
                 query = query.where(Run.status == RUN_COMPLETE)
-            rows = session.execute(query).tuples().all()
+            rows = session.execute(query).all()
             seen: dict[str, list[int]] = {}
             for run_id, digest in rows:
                 seen.setdefault(digest, []).append(run_id)

@@ -1,0 +1,203 @@
+"""History and drift on real captures: runs recorded by the real CLI into a real
+SQLite file, compared with each other and with goldens altered on purpose."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from snapshot_runner.cli import main
+from snapshot_runner.models import Artifact
+from snapshot_runner.store import Store
+
+from .conftest import CASES, REPO
+
+CHOSEN = [
+    "subclasses.two_tensor::twotensor_view",
+    "subclasses.two_tensor::twotensor_view_mul",
+    "nested.jagged_views::nt_base_basic_view",
+]
+
+
+def run(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), out, err)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    """Two real recordings of the same cases on the same torch, plus the
+    capture report they came from (for runs made from edited reports)."""
+    tmp = tmp_path_factory.mktemp("history")
+    db = f"sqlite:///{tmp / 'history.sqlite'}"
+    selection = [arg for name in CHOSEN for arg in ("--case", name)]
+    ids = []
+    for label in ("first", "second"):
+        code, out, err = run("record", "--cases-dir", str(CASES), *selection, "--db", db, "--label", label)
+        assert code == 0, err
+        ids.append(int(out))
+    report = tmp / "capture.json"
+    code, _, err = run("capture", "--cases-dir", str(CASES), *selection, "--json", str(report))
+    assert code == 0, err
+    return {"db": db, "ids": ids, "report": report, "tmp": tmp}
+
+
+def drift_json(db: str, *argv: str) -> dict:
+    code, out, err = run("drift", "--db", db, "--format", "json", *argv)
+    assert code == 0, err
+    return json.loads(out)
+
+
+def changes(report: dict) -> dict[str, dict[str, str]]:
+    return {c["name"]: {a["key"]: a["change"] for a in c["artifacts"] if a["change"] != "unchanged"} for c in report["cases"]}
+
+
+def test_two_runs_on_the_same_torch_have_zero_changes(history):
+    report = drift_json(history["db"], "--from", "first", "--to", "second")
+    assert report["counts"]["unchanged"] == len(CHOSEN)
+    assert report["counts"]["changed"] == 0
+    assert all(c["status"] == "unchanged" for c in report["cases"])
+    assert report["from"]["environment"]["torch_version"] == report["to"]["environment"]["torch_version"]
+
+
+def test_identical_text_is_stored_once(history):
+    store = Store.open(history["db"])
+    try:
+        first, second = (store.results(i) for i in history["ids"])
+        distinct = {h for r in first.values() for h in r.artifacts.values()}
+        assert first == second
+        with store.session() as session:
+            assert session.scalar(select(func.count()).select_from(Artifact)) == len(distinct)
+    finally:
+        store.close()
+
+
+def test_golden_refs_match_the_checkout(history):
+    report = drift_json(history["db"], "--from", "golden", "--to", "latest", "--snapshots-dir", str(REPO / "snapshots"), "-k", "view")
+    assert {c["name"]: c["status"] for c in report["cases"] if c["name"] in CHOSEN} == dict.fromkeys(CHOSEN, "unchanged")
+
+
+def _altered_goldens(tmp: Path) -> Path:
+    """A copy of the chosen cases' goldens with real-looking edits."""
+    root = tmp / "altered"
+    shutil.rmtree(root, ignore_errors=True)
+    for name in CHOSEN:
+        module, function = name.split("::")
+        source = REPO / "snapshots" / Path(*module.split(".")) / function
+        shutil.copytree(source, root / Path(*module.split(".")) / function)
+    view = root / "subclasses/two_tensor/twotensor_view"
+    forward = view / "aot_forward.txt"
+    forward.write_text(forward.read_text().replace("aten.clone.default(primals_3)", "aten.mul.Tensor(primals_3, 2)"))
+    guards = root / "subclasses/two_tensor/twotensor_view_mul/guards.txt"
+    lines = guards.read_text().splitlines(keepends=True)
+    dropped = next(i for i, line in enumerate(lines) if "TENSOR_MATCH" in line)
+    guards.write_text("".join(lines[:dropped] + lines[dropped + 1 :]))
+    (root / "nested/jagged_views/nt_base_basic_view/dynamo_graph.txt").unlink()
+    shutil.copytree(view, root / "subclasses/two_tensor/gone_case")
+    return root
+
+
+def test_altered_goldens_give_the_right_status_per_artifact(history):
+    goldens = _altered_goldens(history["tmp"])
+    report = drift_json(history["db"], "--from", "golden", "--to", "latest", "--snapshots-dir", str(goldens))
+    assert changes(report) == {
+        "nested.jagged_views::nt_base_basic_view": {"dynamo_graph": "added"},
+        "subclasses.two_tensor::gone_case": dict.fromkeys(["aot_backward", "aot_forward", "compile", "dynamo_graph", "guards"], "removed"),
+        "subclasses.two_tensor::twotensor_view": {"aot_forward": "changed"},
+        "subclasses.two_tensor::twotensor_view_mul": {"guards": "changed"},
+    }
+    by_name = {c["name"]: c for c in report["cases"]}
+    assert by_name["subclasses.two_tensor::gone_case"]["status"] == "removed"
+    assert by_name["nested.jagged_views::nt_base_basic_view"]["status"] == "changed"
+    forward = next(a for a in by_name["subclasses.two_tensor::twotensor_view"]["artifacts"] if a["key"] == "aot_forward")
+    assert forward["classification"] == "structural"
+    assert "aten.clone.default 1 → 2" in forward["summary"] and "aten.mul.Tensor 1 → 0" in forward["summary"]
+    assert "-        clone: \"f32[s47, s16]\" = torch.ops.aten.mul.Tensor(primals_3, 2)" in forward["diff"]
+    guards = next(a for a in by_name["subclasses.two_tensor::twotensor_view_mul"]["artifacts"] if a["key"] == "guards")
+    assert guards["classification"] == "guards"
+    assert any(line.startswith("TENSOR_MATCH ") and line.endswith(str(int(line.split()[1]) + 1)) for line in guards["summary"])
+
+
+def test_status_change_and_history_timeline(history, tmp_path):
+    report = json.loads(history["report"].read_text())
+    broken = report["cases"][0]
+    broken["status"], broken["error"], broken["artifacts"] = "error", "compile failed: boom", {}
+    changed = report["cases"][1]
+    changed["artifacts"]["dynamo_graph"] = changed["artifacts"]["dynamo_graph"].replace("l_tt_", "l_tt_renamed_")
+    edited = tmp_path / "edited.json"
+    edited.write_text(json.dumps(report))
+    db = f"sqlite:///{tmp_path / 'h.sqlite'}"
+    for label, path in (("base", history["report"]), ("edited", edited)):
+        code, _, err = run("record", "--from-json", str(path), "--db", db, "--label", label)
+        assert code == 0 or label == "edited", err
+
+    result = drift_json(db, "--from", "base", "--to", "edited")
+    by_name = {c["name"]: c for c in result["cases"]}
+    assert by_name[broken["name"]]["status"] == "status-changed"
+    assert (by_name[broken["name"]]["from_status"], by_name[broken["name"]]["to_status"]) == ("ok", "error")
+    renamed = next(a for a in by_name[changed["name"]]["artifacts"] if a["key"] == "dynamo_graph")
+    assert (renamed["change"], renamed["classification"]) == ("changed", "text-only")
+
+    code, out, _ = run("history", changed["name"], "dynamo_graph", "--db", db)
+    assert code == 0
+    assert f"{changed['name']} dynamo_graph: 2 versions" in out
+    assert "first: run 1" in out.splitlines()[1] and "first: run 2" in out.splitlines()[2]
+
+
+def test_markdown_report_is_an_issue_comment(history):
+    goldens = _altered_goldens(history["tmp"])
+    code, out, err = run("drift", "--db", history["db"], "--from", "golden", "--to", "latest", "--snapshots-dir", str(goldens))
+    assert code == 0, err
+    table = out.index("| case | status |")
+    first_diff = out.index("<details>")
+    assert table < first_diff  # the summary table comes first
+    assert "```diff\n--- golden/aot_forward\n+++ latest/aot_forward" in out
+    assert len(out) < 65_536
+
+
+def test_refs(history):
+    db, (first, second) = history["db"], history["ids"]
+
+    def resolved(ref: str) -> int:
+        return drift_json(db, "--from", ref, "--to", ref)["from"]["id"]
+
+    assert resolved("latest") == second
+    assert resolved("previous") == first
+    assert resolved("first") == first
+    assert resolved("2.13.0") == second  # matches 2.13.0+cpu, newest complete run
+    assert resolved(str(first)) == first
+
+
+def test_incomplete_runs_are_left_out_unless_asked(history, tmp_path):
+    db = f"sqlite:///{tmp_path / 'copy.sqlite'}"
+    shutil.copy(history["tmp"] / "history.sqlite", tmp_path / "copy.sqlite")
+    store = Store.open(db)
+    try:
+        env = store.runs()[0].environment
+        killed = store.begin_run(environment=env, label="killed", runner_version="0", case_set_fingerprint="x", cases_expected=3, normalize="canonical")
+    finally:
+        store.close()
+    latest = drift_json(db, "--from", "latest", "--to", "latest")["from"]["id"]
+    assert latest == history["ids"][1]
+    code, _, err = run("drift", "--db", db, "--from", str(killed), "--to", "latest")
+    assert code == 2 and f"run {killed} is incomplete" in err and "Traceback" not in err
+    assert drift_json(db, "--from", str(killed), "--to", "latest", "--include-incomplete")["from"]["id"] == killed
+    code, out, _ = run("runs", "--db", db)
+    killed_row = next(line for line in out.splitlines() if line.split()[0] == str(killed))
+    assert killed_row.split()[1:2] == ["killed"] and "incomplete" in killed_row.split()
+
+
+@pytest.mark.parametrize(
+    ("ref", "message"),
+    [("nonesuch", "unknown REF 'nonesuch'"), ("999", "no run 999")],
+)
+def test_unknown_refs_are_one_line(history, ref, message):
+    code, out, err = run("drift", "--db", history["db"], "--from", ref, "--to", "latest")
+    assert code == 2
+    assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
