@@ -44,6 +44,7 @@ def add_commands(sub: argparse._SubParsersAction, selection: Callable[[argparse.
     p_drift.add_argument("--snapshots-dir", default="snapshots", help="the goldens REF 'golden' means (default: snapshots)")
     p_drift.add_argument("--include-incomplete", action="store_true", help="let REFs name incomplete runs")
     p_drift.add_argument("--fail-on-drift", action="store_true", help="exit 1 when anything changed")
+    p_drift.add_argument("--matrix-runs", type=int, default=20, metavar="N", help="HTML: the cases × runs grid shows the last N complete runs (default: 20)")
     p_drift.add_argument("-k", dest="substring", default=None, metavar="SUBSTRING", help="only cases whose name contains it")
 
     p_history = sub.add_parser("history", help="the distinct versions of one case's artifact over time")
@@ -149,13 +150,14 @@ def cmd_runs(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if not runs:
         print(f"no runs in {store.url}", file=err)
         return EXIT_OK
-    header = ("id", "label", "torch", "device", "status", "started (UTC)", "cases")
+    header = ("id", "label", "torch", "device", "kind", "status", "started (UTC)", "cases")
     rows = [
         (
             str(r.id),
             r.label or "-",
             r.environment["torch_version"],
             r.environment["device"],
+            r.kind,
             r.status,
             _when(r.started_at),
             f"{r.cases_stored}/{r.cases_expected} " + " ".join(f"{s}={n}" for s, n in sorted(r.counts.items())),
@@ -169,7 +171,7 @@ def cmd_runs(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def cmd_drift(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from .drift import DriftError, compare, resolve
+    from .drift import DriftError, compare, resolve, version_matrix
     from .reports import renderer
 
     needs_db = (args.ref_from, args.ref_to) != ("golden", "golden")
@@ -183,6 +185,9 @@ def cmd_drift(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             for side in sides:
                 side.results = {n: r for n, r in side.results.items() if args.substring in n}
         report = compare(*sides)
+        # Only the HTML report draws the history grid; the others skip the query.
+        if args.format == "html" and store is not None:
+            report.matrix = version_matrix(store, [c.name for c in report.cases], last=args.matrix_runs, also=tuple(s.run_id for s in sides))
     text = renderer(args.format)(report)
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)

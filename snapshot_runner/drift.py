@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from . import golden
-from .models import RUN_COMPLETE
+from .models import KIND_RECORD, RUN_COMPLETE
 from .store import RunInfo, Store, StoredResult, sha256
 from .structure import describe_change
 
@@ -66,7 +66,9 @@ def _version_matches(torch_version: str, wanted: str) -> bool:
 def resolve_run(store: Store, ref: str, *, include_incomplete: bool = False) -> RunInfo:
     """The run a REF names (``golden`` is not a run; see ``resolve``)."""
     runs = store.runs(include_incomplete=True)
-    usable = [r for r in runs if include_incomplete or r.status == RUN_COMPLETE]
+    # Named by anything but an id, a run is a suite run: a bisect's
+    # single-case captures never stand for a version or for latest.
+    usable = [r for r in runs if (include_incomplete or r.status == RUN_COMPLETE) and r.kind == KIND_RECORD]
     if ref.isdigit():
         run = next((r for r in runs if r.id == int(ref)), None)
         if run is None:
@@ -158,10 +160,31 @@ class CaseDrift:
 
 
 @dataclasses.dataclass
+class VersionMatrix:
+    """Which version of each case artifact the last runs had (the HTML report's
+    cases × runs grid); filled only where a history database is at hand."""
+
+    runs: list[RunInfo]  # oldest first
+    versions: dict[tuple[str, str], dict[int, str]]  # (case, key) -> run id -> sha256
+
+
+def version_matrix(store: Store, case_names: list[str], *, last: int = 20, also: tuple[int | None, ...] = ()) -> VersionMatrix:
+    """The last ``last`` complete runs, plus the runs in ``also`` (the report's
+    sides) where they are older or incomplete, so both ends always show."""
+    runs = {r.id: r for r in store.runs(include_incomplete=False, limit=last, kind=KIND_RECORD)}
+    for run_id in also:
+        if run_id is not None and run_id not in runs and (run := store.run(run_id)):
+            runs[run_id] = run
+    ordered = [runs[i] for i in sorted(runs)]
+    return VersionMatrix(ordered, store.version_matrix(list(runs), case_names))
+
+
+@dataclasses.dataclass
 class DriftReport:
     before: Side
     after: Side
     cases: list[CaseDrift]
+    matrix: VersionMatrix | None = None
 
     def counts(self) -> dict[str, int]:
         statuses = (CHANGED, STATUS_CHANGED, ADDED, REMOVED, UNCHANGED)

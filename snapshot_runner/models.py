@@ -19,6 +19,10 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 RUN_COMPLETE = "complete"
 RUN_INCOMPLETE = "incomplete"
+# A run of the case suite, or the captures a bisect made of single cases (which
+# must not become ``latest``).
+KIND_RECORD = "record"
+KIND_BISECT = "bisect"
 
 
 class Base(DeclarativeBase):
@@ -57,6 +61,7 @@ class Run(Base):
     case_set_fingerprint: Mapped[str] = mapped_column(String(64))
     cases_expected: Mapped[int] = mapped_column(Integer)
     normalize: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(16), default=KIND_RECORD, server_default=KIND_RECORD)
 
     environment: Mapped[Environment] = relationship(lazy="joined")
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, func, inspect, select
+from sqlalchemy import text as sql_text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -27,6 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from .models import (
     RUN_COMPLETE,
     RUN_INCOMPLETE,
+    KIND_RECORD,
     Artifact,
     ArtifactKey,
     ArtifactResult,
@@ -40,6 +42,8 @@ from .results import CaseResult
 DEFAULT_URL = "sqlite:///db/history.sqlite"
 URL_VARIABLE = "SNAPSHOT_RUNNER_DB"
 MIGRATIONS = Path(__file__).resolve().parent.parent / "db" / "migrations"
+# pg_advisory_xact_lock key taken while migrating (any constant unique to this tool).
+MIGRATION_LOCK = 0x736E6170
 
 
 class StoreError(Exception):
@@ -134,6 +138,12 @@ def migrate(engine: Engine) -> None:
     from alembic.script import ScriptDirectory
 
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Two recorders opening a new database at once would both CREATE the
+            # tables (duplicate pg_type rows); this lock, held to commit, makes
+            # the second wait and then see the first one's schema. SQLite's
+            # BEGIN IMMEDIATE already serializes.
+            connection.execute(sql_text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         config = _alembic_config(connection)
         scripts = ScriptDirectory.from_config(config)
         current = MigrationContext.configure(connection).get_current_revision()
@@ -166,6 +176,7 @@ class RunInfo:
     cases_expected: int
     cases_stored: int
     counts: dict[str, int]
+    kind: str = KIND_RECORD
 
     def to_json(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -265,6 +276,7 @@ class Store:
         cases_expected: int,
         normalize: str,
         started_at: dt.datetime | None = None,
+        kind: str = KIND_RECORD,
     ) -> int:
         with self.session() as session:
             env_id = self._environment_id(session, environment)
@@ -277,6 +289,7 @@ class Store:
                 case_set_fingerprint=case_set_fingerprint,
                 cases_expected=cases_expected,
                 normalize=normalize,
+                kind=kind,
             )
             session.add(run)
             session.flush()
@@ -344,12 +357,14 @@ class Store:
 
     # --- reading ------------------------------------------------------------
 
-    def runs(self, *, include_incomplete: bool = True, limit: int | None = None) -> list[RunInfo]:
-        """Newest first."""
+    def runs(self, *, include_incomplete: bool = True, limit: int | None = None, kind: str | None = None) -> list[RunInfo]:
+        """Newest first; ``kind`` keeps only ``record`` or ``bisect`` runs."""
         with self.session() as session:
             query = select(Run).order_by(Run.id.desc())
             if not include_incomplete:
                 query = query.where(Run.status == RUN_COMPLETE)
+            if kind:
+                query = query.where(Run.kind == kind)
             if limit:
                 query = query.limit(limit)
             runs = session.scalars(query).all()
@@ -384,6 +399,7 @@ class Store:
                 cases_expected=r.cases_expected,
                 cases_stored=sum(counts[r.id].values()),
                 counts=counts[r.id],
+                kind=r.kind,
             )
             for r in runs
         ]
@@ -454,6 +470,31 @@ class Store:
                     .order_by(ArtifactKey.name)
                 )
             )
+
+    def version_matrix(self, run_ids: Sequence[int], case_names: Iterable[str] | None = None) -> dict[tuple[str, str], dict[int, str]]:
+        """(case, key) → run id → sha256 of that run's text, for the given runs.
+
+        One query: the HTML report's cases × runs grid reads 20 runs × every
+        case × every key at once, and a query per cell would take seconds.
+        """
+        ids = list(run_ids)
+        if not ids:
+            return {}
+        query = (
+            select(StoredCase.name, ArtifactKey.name, ArtifactResult.run_id, Artifact.sha256)
+            .select_from(ArtifactResult)
+            .join(StoredCase, StoredCase.id == ArtifactResult.case_id)
+            .join(ArtifactKey, ArtifactKey.id == ArtifactResult.key_id)
+            .join(Artifact, Artifact.id == ArtifactResult.artifact_id)
+            .where(ArtifactResult.run_id.in_(ids))
+        )
+        if case_names is not None:
+            query = query.where(StoredCase.name.in_(set(case_names)))
+        matrix: dict[tuple[str, str], dict[int, str]] = {}
+        with self.session() as session:
+            for case, key, run_id, digest in session.execute(query):
+                matrix.setdefault((case, key), {})[run_id] = digest
+        return matrix
 
 
 def _now() -> dt.datetime:
