@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 RUN_COMPLETE = "complete"
@@ -100,7 +100,8 @@ class CaseOutcome(Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
     status: Mapped[str] = mapped_column(String(16))
     error: Mapped[str | None] = mapped_column(Text)
-    compile_seconds: Mapped[float]
+    # Float, as migration 0001 made it (a bare Mapped[float] means Double in SQLAlchemy 2.1).
+    compile_seconds: Mapped[float] = mapped_column(Float)
 
 
 class ArtifactResult(Base):

@@ -26,3 +26,27 @@ def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[
 @pytest.fixture
 def cli():
     return run_cli
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """One real PostgreSQL server per test process (xdist workers each get
+    their own); skipped only where no server binary is installed."""
+    from .postgres import find_bindir, running_server
+
+    bindir = find_bindir()
+    if bindir is None:
+        pytest.skip("no PostgreSQL server binaries (initdb/pg_ctl/postgres on PATH or in /usr/lib/postgresql/*/bin)")
+    with running_server(bindir) as server:
+        yield server
+
+
+@pytest.fixture
+def postgres_url(postgres_server, request) -> str:
+    """A fresh empty database on the test server, as a URL with a password."""
+    import re
+    import uuid
+
+    # Readable (test name) and unique (uuid): parametrized names share prefixes.
+    name = "t_" + re.sub(r"[^a-z0-9]+", "_", request.node.name.lower())[:40] + "_" + uuid.uuid4().hex[:10]
+    return postgres_server.create_database(name)
