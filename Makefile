@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 TORCH_SPEC ?= torch==2.13.0
 PYTEST := $(PY) -m pytest
 
-.PHONY: install test snapshot snapshot-update bench clean
+.PHONY: install test test-torch snapshot snapshot-update bench bench-envs clean
 
 install: $(STAMP)
 
@@ -19,8 +19,14 @@ $(STAMP): pyproject.toml Makefile
 	@touch $(STAMP)
 
 # Everything: unit tests, bad-input tests, determinism checks and the golden check.
+# Not the multi_torch tests: they install another torch (`make test-torch`).
 test: install
-	$(PYTEST) -n 2 -q
+	$(PYTEST) -n 2 -q -m "not multi_torch"
+
+# --torch end to end with a second real torch (2.14.1, ~5.5 GB): made in the env
+# cache ($SNAPSHOT_RUNNER_ENVS or ~/.cache/snapshot-runner/envs) once, reused after.
+test-torch: install
+	$(PYTEST) -q -m multi_torch
 
 # Golden check only.
 snapshot: install
@@ -33,6 +39,10 @@ snapshot-update: install
 # Capture speed: the tool vs a bare recording loop, and `make snapshot` -n 2 vs serial.
 bench: install
 	$(PY) scripts/bench.py
+
+# What a warm --torch environment adds to a capture: worker in a cached env vs in-process.
+bench-envs: install
+	$(PY) scripts/bench_envs.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -7,14 +7,20 @@ gives one clear line and a non-zero exit; ``--debug`` adds tracebacks.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    from .results import CaptureReport
+    from .worker import OnResult, OnStart
 
 EXIT_OK = 0
 EXIT_CASE_FAILED = 1
 EXIT_USAGE = 2
+ENVS_DIR_HELP = "the cache of --torch environments (default: $SNAPSHOT_RUNNER_ENVS or ~/.cache/snapshot-runner/envs)"
 
 
 class CliError(Exception):
@@ -43,6 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     selection(p_capture)
     p_capture.add_argument("--normalize", choices=("native", "canonical"), default="canonical")
     p_capture.add_argument("--json", dest="json_path", default=None, metavar="PATH|-", help="write the JSON report")
+    add_target_options(p_capture)
 
     p_show = sub.add_parser("show", help="capture one case and print its artifacts")
     p_show.add_argument("name")
@@ -50,10 +57,88 @@ def _parser() -> argparse.ArgumentParser:
     p_show.add_argument("--cases-dir", default="cases")
     debug(p_show)
     p_show.add_argument("--normalize", choices=("native", "canonical"), default="canonical")
+    add_target_options(p_show)
     from .cli_history import add_commands
 
     COMMANDS.update(add_commands(sub, selection, debug))
+    from .cli_envs import add_envs_command
+
+    COMMANDS.update(add_envs_command(sub, debug))
     return parser
+
+
+def add_target_options(p: argparse.ArgumentParser) -> None:
+    """``--python`` / ``--torch`` and the installer options: which torch runs the capture."""
+    group = p.add_argument_group("torch under test (default: this interpreter's)")
+    which = group.add_mutually_exclusive_group()
+    which.add_argument("--python", default=None, metavar="PATH", help="capture in this interpreter (it needs torch)")
+    which.add_argument("--torch", default=None, metavar="SPEC", help="capture in a cached env with exactly this torch: 2.14.1, torch==2.10.0.dev20251015")
+    group.add_argument("--index-url", default=None, metavar="URL", help="with --torch: the installer's index")
+    group.add_argument("--extra-index-url", action="append", default=[], metavar="URL", help="with --torch (repeatable)")
+    group.add_argument("--find-links", action="append", default=[], metavar="PATH|URL", help="with --torch (repeatable)")
+    group.add_argument("--envs-dir", default=None, metavar="DIR", help=ENVS_DIR_HELP)
+
+
+@contextlib.contextmanager
+def _target_python(args: argparse.Namespace, err: TextIO) -> Iterator[Path | None]:
+    """The interpreter ``add_target_options`` chose (None: this process), its env held for the block."""
+    if not args.torch:
+        if args.index_url or args.extra_index_url or args.find_links:
+            raise CliError("--index-url, --extra-index-url and --find-links go with --torch")
+        yield Path(args.python) if args.python else None
+        return
+    from .envs import EnvCache
+    from .installer import InstallError
+    from .torch_spec import SpecError, TorchSpec
+
+    with contextlib.ExitStack() as stack:
+        try:
+            spec = TorchSpec.parse(args.torch, args.index_url, tuple(args.extra_index_url), tuple(args.find_links))
+            cache = EnvCache(Path(args.envs_dir) if args.envs_dir else None)
+            python = stack.enter_context(cache.use(spec, log=err, verbose=args.debug))
+        except (SpecError, InstallError) as exc:
+            raise CliError(str(exc)) from None
+        yield python
+
+
+def capture_report(
+    args: argparse.Namespace,
+    err: TextIO,
+    names: Sequence[str],
+    substring: str | None,
+    level: str = "canonical",
+    *,
+    on_start: OnStart | None = None,
+    on_result: OnResult | None = None,
+) -> CaptureReport:
+    """Capture with the torch that ``add_target_options`` chose, behind a progress bar.
+
+    For every command that captures: failures to start or finish become ``CliError``.
+    """
+    from .host import RequestError, WorkerError, run_capture
+    from .progress import progress_reporter
+
+    with contextlib.ExitStack() as stack:
+        advance = []
+
+        def started(start):  # type: ignore[no-untyped-def]
+            advance.append(stack.enter_context(progress_reporter(len(start.cases), err)))
+            if on_start:
+                on_start(start)
+
+        def finished(result):  # type: ignore[no-untyped-def]
+            if on_result:
+                on_result(result)
+            advance[0](result, result)  # the bar shows the first argument's .name
+
+        python = stack.enter_context(_target_python(args, err))
+        try:
+            return run_capture(
+                python, args.cases_dir, names, substring, level,
+                debug=args.debug, on_start=started, on_result=finished, log=err,
+            )
+        except (RequestError, WorkerError) as exc:
+            raise CliError(str(exc)) from None
 
 
 def _discover(cases_dir: str, debug: bool, err: TextIO):  # type: ignore[no-untyped-def]
@@ -110,14 +195,15 @@ def _report_failures(results, debug: bool, err: TextIO) -> None:  # type: ignore
                 print(result.debug_traceback, file=err)
 
 
-def cmd_capture(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from . import environment
-    from .results import CaptureReport
+def _report_load_errors(report: CaptureReport, err: TextIO) -> None:
+    for line in report.load_errors:
+        print(f"error: {line}", file=err)
 
-    found = _discover(args.cases_dir, args.debug, err)
-    cases = _select(found, args.case, args.substring)
-    results = _capture(cases, found.cases_dir, args.normalize, err)
-    report = CaptureReport(environment=environment.describe(), cases=results, normalize=args.normalize)
+
+def cmd_capture(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    report = capture_report(args, err, args.case, args.substring, args.normalize)
+    results = report.cases
+    _report_load_errors(report, err)
     if args.json_path == "-":
         out.write(report.dumps())
     elif args.json_path:
@@ -126,14 +212,14 @@ def cmd_capture(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     counts = {s: sum(r.status == s for r in results) for s in ("ok", "skipped", "mismatch", "error")}
     summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
     print(f"{len(results)} cases: {summary or 'none'}", file=err)
-    failed = bool(report.failed) or bool(found.errors)
+    failed = bool(report.failed) or bool(report.load_errors)
     return EXIT_CASE_FAILED if failed else EXIT_OK
 
 
 def cmd_show(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    found = _discover(args.cases_dir, args.debug, err)
-    cases = _select(found, [args.name], None)
-    (result,) = _capture(cases, found.cases_dir, args.normalize, err)
+    report = capture_report(args, err, [args.name], None, args.normalize)
+    _report_load_errors(report, err)
+    (result,) = report.cases
     if result.status in ("error", "skipped"):
         _report_failures([result], args.debug, err)
         if result.status == "skipped":
@@ -170,4 +256,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    # `python -m snapshot_runner.cli` runs a second copy of this module as
+    # __main__; the package's copy is the one whose CliError the commands in
+    # cli_history and cli_envs raise.
+    from snapshot_runner.cli import main as package_main
+
+    sys.exit(package_main())

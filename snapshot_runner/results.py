@@ -44,6 +44,8 @@ class CaptureReport:
     environment: dict[str, Any]
     cases: list[CaseResult]
     normalize: str = "canonical"
+    # One line per case module that failed to import (its cases are missing).
+    load_errors: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def failed(self) -> list[CaseResult]:
@@ -54,6 +56,7 @@ class CaptureReport:
             "environment": self.environment,
             "normalize": self.normalize,
             "cases": [c.to_json() for c in self.cases],
+            "load_errors": self.load_errors,
         }
 
     def dumps(self) -> str:
@@ -65,4 +68,5 @@ class CaptureReport:
             environment=dict(data.get("environment") or {}),
             cases=[CaseResult.from_json(c) for c in data.get("cases", [])],
             normalize=data.get("normalize", "canonical"),
+            load_errors=list(data.get("load_errors") or []),
         )

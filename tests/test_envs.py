@@ -1,0 +1,177 @@
+"""The --torch env cache: spec keys, reuse, half-made envs, concurrent makers,
+prune, and a real pip failure. The envs here are real (``venv --without-pip``)
+but hold no torch; ``test_multi_torch.py`` installs a real one."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from snapshot_runner.envs import LAST_USED, MARKER, EnvCache
+from snapshot_runner.torch_spec import SpecError, TorchSpec
+
+from .conftest import REPO, run_cli
+
+
+def cheap_build(counter: Path | None = None, fail: bool = False):  # type: ignore[no-untyped-def]
+    """Make a real (torch-less) venv; count the builds; optionally fail half-way."""
+
+    def build(env_dir: Path) -> dict[str, str]:
+        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env_dir)], check=True)
+        if counter:
+            with counter.open("a") as f:
+                f.write(f"{os.getpid()}\n")
+        if fail:
+            raise RuntimeError("install died half-way")
+        return {"spec": f"cheap {env_dir.name}", "torch_version": "none"}
+
+    return build
+
+
+# --- spec and key ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["2.14.1", "torch==2.14.1", " torch == 2.14.01 "])
+def test_spellings_of_one_version_share_a_key(text: str) -> None:
+    spec = TorchSpec.parse(text)
+    assert spec.requirement == "torch==2.14.1"
+    assert spec.key() == TorchSpec.parse("2.14.1").key()
+
+
+def test_nightly_and_local_versions_are_kept_exact() -> None:
+    assert TorchSpec.parse("torch==2.10.0.dev20251015").requirement == "torch==2.10.0.dev20251015"
+    assert TorchSpec.parse("2.13.0+cpu").key() != TorchSpec.parse("2.13.0").key()
+
+
+def test_index_options_are_part_of_the_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    plain = TorchSpec.parse("2.14.1")
+    nightly = TorchSpec.parse("2.14.1", index_url="https://download.pytorch.org/whl/nightly/cpu")
+    assert len({plain.key(), nightly.key(), TorchSpec.parse("2.14.1", extra_index_urls=("https://x",)).key()}) == 3
+    monkeypatch.chdir(tmp_path)
+    relative = TorchSpec.parse("2.14.1", find_links=("wheels",))
+    assert relative.find_links == (str(tmp_path / "wheels"),)
+    assert relative.installer_args() == ["--find-links", str(tmp_path / "wheels")]
+
+
+@pytest.mark.parametrize("text", ["torch>=2.6", "2.x", "torch==", "numpy==2.0"])
+def test_loose_or_bad_specs_are_refused(text: str) -> None:
+    with pytest.raises(SpecError):
+        TorchSpec.parse(text)
+
+
+# --- the cache ---------------------------------------------------------------
+
+
+def test_a_made_env_is_reused(tmp_path: Path) -> None:
+    cache, counter = EnvCache(tmp_path / "envs"), tmp_path / "builds"
+    with cache.use_env("k", cheap_build(counter)) as first:
+        assert subprocess.run([str(first), "-c", "pass"]).returncode == 0
+    with cache.use_env("k", cheap_build(counter)) as second:
+        assert second == first
+    assert len(counter.read_text().splitlines()) == 1
+
+
+def test_a_failed_make_leaves_nothing_to_reuse(tmp_path: Path) -> None:
+    cache = EnvCache(tmp_path / "envs")
+    with pytest.raises(RuntimeError, match="half-way"):
+        with cache.use_env("k", cheap_build(fail=True)):
+            pass
+    assert not (cache.root / "k").exists()
+
+
+def test_a_half_made_env_is_made_again(tmp_path: Path) -> None:
+    # What a killed install leaves: a directory with a python but no marker.
+    cache, counter = EnvCache(tmp_path / "envs"), tmp_path / "builds"
+    cheap_build()(cache.root / "k")
+    (cache.root / "k" / "leftover").write_text("from the killed run")
+    assert [env.complete for env in cache.envs()] == [False]
+    with cache.use_env("k", cheap_build(counter)):
+        pass
+    assert counter.exists() and not (cache.root / "k" / "leftover").exists()
+    assert [env.complete for env in cache.envs()] == [True]
+
+
+def test_concurrent_makers_make_it_once(tmp_path: Path) -> None:
+    script = textwrap.dedent(f"""
+        import sys, time
+        from pathlib import Path
+        sys.path.insert(0, {str(REPO)!r})
+        from snapshot_runner.envs import EnvCache
+        from tests.test_envs import cheap_build
+
+        def slow(env_dir):
+            facts = cheap_build(Path({str(tmp_path / "builds")!r}))(env_dir)
+            time.sleep(1)  # the other maker arrives while this one is half-way
+            return facts
+
+        with EnvCache(Path({str(tmp_path / "envs")!r})).use_env("k", slow) as python:
+            print(python)
+    """)
+    makers = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = [p.communicate(timeout=120)[0].strip() for p in makers]
+    assert [p.returncode for p in makers] == [0, 0]
+    assert outputs[0] == outputs[1] == str(tmp_path / "envs" / "k" / "bin" / "python")
+    assert len((tmp_path / "builds").read_text().splitlines()) == 1
+
+
+def _cache_with_three_envs_and_a_half_made_one(root: Path) -> EnvCache:
+    cache = EnvCache(root)
+    for age, key in enumerate(["newest", "middle", "oldest"]):
+        with cache.use_env(key, cheap_build()):
+            pass
+        stamp = time.time() - 3600 * (age + 1)
+        os.utime(cache.root / key / LAST_USED, (stamp, stamp))
+    cheap_build()(cache.root / "half")
+    return cache
+
+
+def test_prune_keeps_the_most_recently_used(tmp_path: Path) -> None:
+    cache = _cache_with_three_envs_and_a_half_made_one(tmp_path / "envs")
+    listed = run_cli("envs", "list", "--envs-dir", str(cache.root))
+    assert listed.returncode == 0
+    rows = {line.split()[0]: line for line in listed.stdout.splitlines()[1:]}
+    assert [key for key in rows if key != "half"] == ["newest", "middle", "oldest"]
+    assert "(half-made)" in rows["half"]
+
+    pruned = run_cli("envs", "prune", "--keep", "1", "--envs-dir", str(cache.root))
+    assert pruned.returncode == 0, pruned.stderr
+    assert sorted(line.split()[1] for line in pruned.stdout.splitlines()) == ["half", "middle", "oldest"]
+    assert [env.key for env in cache.envs()] == ["newest"]
+
+
+def test_prune_spares_an_env_in_use(tmp_path: Path) -> None:
+    cache = EnvCache(tmp_path / "envs")
+    with cache.use_env("busy", cheap_build()):
+        removed, busy = cache.prune(keep=0)
+    assert removed == [] and [env.key for env in busy] == ["busy"]
+    assert (cache.root / "busy" / MARKER).exists()
+
+
+def test_prune_refuses_a_negative_keep(tmp_path: Path) -> None:
+    proc = run_cli("envs", "prune", "--keep", "-1", "--envs-dir", str(tmp_path))
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "snapshot-runner: error: --keep wants a number of environments >= 0, got -1"
+
+
+# --- real installer failures --------------------------------------------------
+
+
+def test_a_torch_pip_cannot_install_is_one_line_and_no_env(tmp_path: Path) -> None:
+    proc = run_cli("capture", "-k", "twotensor_view", "--torch", "9.9", "--envs-dir", str(tmp_path))
+    assert proc.returncode == 2
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("snapshot-runner: error:")]
+    assert len(errors) == 1 and "Traceback" not in proc.stderr
+    assert errors[0].startswith("snapshot-runner: error: pip could not install torch==9.9: ")
+    assert EnvCache(tmp_path).envs() == []
+
+
+def test_a_bad_spec_is_one_line(tmp_path: Path) -> None:
+    proc = run_cli("capture", "--torch", "torch>=2", "--envs-dir", str(tmp_path))
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "snapshot-runner: error: --torch wants one version (2.14.1 or torch==2.10.0.dev20251015), got 'torch>=2'"
