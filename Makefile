@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 TORCH_SPEC ?= torch==2.13.0
 PYTEST := $(PY) -m pytest
 
-.PHONY: install test test-torch snapshot snapshot-update bench bench-envs clean
+.PHONY: install test test-torch snapshot snapshot-update bench bench-db bench-envs clean
 
 install: $(STAMP)
 
@@ -39,6 +39,11 @@ snapshot-update: install
 # Capture speed: the tool vs a bare recording loop, and `make snapshot` -n 2 vs serial.
 bench: install
 	$(PY) scripts/bench.py
+
+# The history database at a year's scale (365 runs × 200 cases × 6 artifacts):
+# drift, history and size against their targets. PostgreSQL: BENCH_DB_ARGS="--db URL".
+bench-db: install
+	$(PY) scripts/bench_db.py $(BENCH_DB_ARGS)
 
 # What a warm --torch environment adds to a capture: worker in a cached env vs in-process.
 bench-envs: install
