@@ -22,6 +22,9 @@ import torch.utils._pytree as pytree
 
 from .case import Case
 from .discovery import fresh_copy
+from .graph_text import readable
+from .inductor import capture_config as inductor_capture_config
+from .inductor import inductor_compiler
 from .normalize import Context, normalize_all
 from .results import CaseResult
 
@@ -70,10 +73,13 @@ def reset_compiler_state() -> None:
     import torch._dynamo.bytecode_transformation as bytecode_transformation
     import torch._dynamo.output_graph as output_graph
     import torch._dynamo.utils as dynamo_utils
+    import torch._functorch.aot_autograd as aot_autograd
     from torch.nested._internal import nested_tensor
     from torch.utils.weak import WeakTensorKeyDictionary
 
     torch._dynamo.reset()
+    # Inductor's generated code is headed "# AOT ID: ['<n>_forward']".
+    aot_autograd.AOT_COUNTER = itertools.count()
     # Names of the globals Dynamo installs (__builtins_dict___0, ...) come from
     # this counter, and they decide the order of the guard tree.
     bytecode_transformation._unique_id_counter = itertools.count()
@@ -87,19 +93,28 @@ def reset_compiler_state() -> None:
     torch.manual_seed(0)
 
 
+def _config_module(dotted: str) -> tuple[Any, str]:
+    """``torch._inductor.config.cpp.threads`` -> (the config module, ``cpp.threads``)."""
+    parts = dotted.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        try:
+            module = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        return module, ".".join(parts[cut:])
+    raise ValueError(f"unknown config {dotted!r}: no such module")
+
+
 @contextlib.contextmanager
 def config_patches(config: dict[str, Any]) -> Iterator[None]:
     """Apply ``{"torch._dynamo.config.name": value}`` only inside the block."""
     with contextlib.ExitStack() as stack:
         for dotted, value in config.items():
-            module_name, _, attr = dotted.rpartition(".")
-            try:
-                module = importlib.import_module(module_name)
-            except ImportError as exc:
-                raise ValueError(f"unknown config {dotted!r}: {exc}") from None
-            if not hasattr(module, attr):
+            module, key = _config_module(dotted)
+            known = getattr(module, "_config", None)
+            if (key not in known) if known is not None else not hasattr(module, key):
                 raise ValueError(f"unknown config {dotted!r}")
-            stack.enter_context(module.patch(attr, value))
+            stack.enter_context(module.patch(key, value))
         yield
 
 
@@ -109,8 +124,9 @@ def config_patches(config: dict[str, Any]) -> Iterator[None]:
 class Recorder:
     """A torch.compile backend that keeps the text of every graph it is given."""
 
-    def __init__(self, backend: str) -> None:
+    def __init__(self, backend: str, *, keep_inductor_code: bool = False) -> None:
         self.backend = backend
+        self.keep_inductor_code = keep_inductor_code
         self.graphs: list[dict[str, str]] = []
 
     def __repr__(self) -> str:  # shown in torch's BackendCompilerFailed messages
@@ -121,6 +137,8 @@ class Recorder:
         self.graphs.append(record)
         if self.backend == "eager":
             return gm.forward
+        if self.backend == "inductor":
+            return inductor_compiler(record, keep_code=self.keep_inductor_code)(gm, example_inputs)
         return self._aot(record)(gm, example_inputs)
 
     @staticmethod
@@ -131,7 +149,7 @@ class Recorder:
 
         def keeper(key: str) -> Callable[..., Any]:
             def compiler(graph: torch.fx.GraphModule, _inputs: Any) -> Any:
-                record[key] = _readable(graph)
+                record[key] = readable(graph)
                 return graph
 
             return make_boxed_compiler(compiler)
@@ -145,18 +163,14 @@ class Recorder:
         )
 
 
-def _readable(graph: torch.fx.GraphModule) -> str:
-    try:
-        return graph.print_readable(print_output=False, expanded_def=True)
-    except TypeError:  # torch before expanded_def
-        return graph.print_readable(print_output=False)
+GRAPH_KEYS = ("dynamo_graph", "aot_forward", "aot_backward", "inductor_post_grad", "inductor_kernels", "inductor_code")
 
 
 def _graph_artifacts(graphs: Sequence[dict[str, str]]) -> dict[str, str]:
     out: dict[str, str] = {}
     for index, record in enumerate(graphs):
         suffix = f".{index}" if index else ""
-        for key in ("dynamo_graph", "aot_forward", "aot_backward"):
+        for key in GRAPH_KEYS:
             if key in record:
                 out[key + suffix] = record[key]
     return out
@@ -322,13 +336,14 @@ def capture_case(case: Case, *, level: str = "canonical", ctx: Context | None = 
 
 def _run(case: Case, codes: list[Any], ctx: Context) -> CaseResult:
     opts = case.options
-    recorder = Recorder(opts.backend if opts.backend != "inductor" else "aot_eager")
+    recorder = Recorder(opts.backend, keep_inductor_code=opts.inductor_code)
+    config = {**inductor_capture_config(), **opts.config} if opts.backend == "inductor" else opts.config
     stage = "factory"
     seconds = 0.0
     mismatch: str | None = None
     loss = opts.backward if callable(opts.backward) else None
     try:
-        with config_patches(opts.config):
+        with config_patches(config):
             fn, calls = _build(case)
             eager_fn, eager_calls = _build(case)
             stage = "compile"

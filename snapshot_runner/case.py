@@ -23,6 +23,8 @@ class CaseOptions:
     backward: bool | Callable[[Any], Any] = True
     backend: str = "aot_eager"
     config: dict[str, Any] = dataclasses.field(default_factory=dict)
+    # Keep Inductor's full generated code as the ``inductor_code`` artifact.
+    inductor_code: bool = False
     requires: tuple[str, ...] = ()
     min_torch: str | None = None
     max_torch: str | None = None
@@ -75,6 +77,7 @@ def case(
     backward: bool | Callable[[Any], Any] = True,
     backend: str = "aot_eager",
     config: dict[str, Any] | None = None,
+    inductor_code: bool = False,
     requires: str | Iterable[str] | None = None,
     min_torch: str | None = None,
     max_torch: str | None = None,
@@ -86,12 +89,15 @@ def case(
     """
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; expected one of {BACKENDS}")
+    if inductor_code and backend != "inductor":
+        raise ValueError(f"inductor_code=True needs backend='inductor', not {backend!r}")
     options = CaseOptions(
         dynamic=dynamic,
         fullgraph=fullgraph,
         backward=backward,
         backend=backend,
         config=dict(config or {}),
+        inductor_code=inductor_code,
         requires=_as_tuple(requires),
         min_torch=min_torch,
         max_torch=max_torch,

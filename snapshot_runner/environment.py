@@ -15,12 +15,15 @@ def triton_version() -> str | None:
         return None
 
 
-def device_name() -> str:
+def gpu_name() -> str | None:
     import torch
 
-    if torch.cuda.is_available():
-        return f"cuda:{torch.cuda.get_device_name(0)}"
-    return "cpu"
+    return torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+
+
+def device_name() -> str:
+    gpu = gpu_name()
+    return f"cuda:{gpu}" if gpu else "cpu"
 
 
 def describe() -> dict[str, Any]:
@@ -35,6 +38,7 @@ def describe() -> dict[str, Any]:
         "device": device_name(),
         "cuda": torch.version.cuda,
         "triton": triton_version(),
+        "gpu_name": gpu_name(),
     }
 
 

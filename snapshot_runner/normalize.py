@@ -25,14 +25,24 @@ LEVELS = ("native", "canonical")
 GRAPH = "graph"
 GUARDS = "guards"
 SUMMARY = "compile"
+KERNELS = "kernels"  # our summary of Inductor's generated code
+CODE = "code"  # Inductor's generated code itself
 _FAMILY_OF_KEY = {
     "dynamo_graph": GRAPH,
     "aot_forward": GRAPH,
     "aot_backward": GRAPH,
     "aot_inference": GRAPH,
+    "inductor_post_grad": GRAPH,
     "guards": GUARDS,
     "compile": SUMMARY,
+    "inductor_kernels": KERNELS,
+    "inductor_code": CODE,
 }
+# PyTorch's own normalization (comment stripping) applies to graphs and guards;
+# in generated code the comments say which nodes a kernel came from, so they stay.
+_NATIVE_FAMILIES = (GRAPH, GUARDS)
+# Artifacts of several compiled graphs (forward, backward) have one section each.
+SECTION_PREFIX = "===== "
 
 
 def family(key: str) -> str:
@@ -97,7 +107,7 @@ def _torch_short_path(path: str, torch_dir: str) -> str:
     return path[len(prefix) + 1 :]
 
 
-@rule(GRAPH, GUARDS, SUMMARY)
+@rule(GRAPH, GUARDS, SUMMARY, CODE)
 def case_paths(text: str, ctx: Context) -> str:
     """Case files, absolute (``/home/me/repo/cases/x.py``) or as torch shortens them
     in guard comments (``repo/cases/x.py``), become ``<cases>/x.py``."""
@@ -111,7 +121,7 @@ def case_paths(text: str, ctx: Context) -> str:
     return text
 
 
-@rule(GRAPH, GUARDS, SUMMARY)
+@rule(GRAPH, GUARDS, SUMMARY, CODE)
 def torch_paths(text: str, ctx: Context) -> str:
     """The installed torch package's absolute path becomes ``<torch>``."""
     if not ctx.torch_dir:
@@ -154,7 +164,7 @@ def installed_global_ids(text: str, ctx: Context) -> str:
     return re.sub(r"(_[A-Za-z]\w*?)_\d{6,}_c(\d+(?:/\d+)?)", r"\1_<id>_c\2", text)
 
 
-@rule(GRAPH, GUARDS, SUMMARY)
+@rule(GRAPH, GUARDS, SUMMARY, CODE)
 def object_addresses(text: str, ctx: Context) -> str:
     """``<function f at 0x7f3a...>`` -> ``<function f at 0x<address>>``."""
     return re.sub(r"0x[0-9a-fA-F]{6,}", "0x<address>", text)
@@ -178,7 +188,7 @@ def alignment_padding(text: str, ctx: Context) -> str:
 _NESTED_INT = re.compile(r"(?<![\w.])j(\d+)\b")
 
 
-@rule(GRAPH, GUARDS, SUMMARY)
+@rule(GRAPH, GUARDS, SUMMARY, KERNELS, CODE)
 def nested_int_ids(text: str, ctx: Context) -> str:
     """Nested ints (``j7``, the ragged size of a jagged tensor) come from a
     process-global counter; renumber them ``j1, j2, ...`` by first appearance,
@@ -199,7 +209,62 @@ def nested_int_ids(text: str, ctx: Context) -> str:
     return re.sub(r'"[^"\n]*"', in_quotes, text)
 
 
-@rule(GRAPH, GUARDS, SUMMARY)
+# --- generated code (Inductor) ----------------------------------------------------
+
+
+_CACHE_FILE = re.compile(r"(?:/[^\s'\"/]+)+/[a-z0-9]{2}/c[a-z0-9]{20,}\.(?P<ext>py|h|cpp|so)\b")
+
+
+@rule(CODE)
+def inductor_cache_paths(text: str, ctx: Context) -> str:
+    """Files in Inductor's cache are named by the hash of their contents under a
+    per-user directory: ``# kernel path: /tmp/torchinductor_me/3x/c3xq...py`` ->
+    ``# kernel path: <inductor-cache>/<hash>.py``. The kernel's source itself
+    follows in the artifact, so the hash adds nothing."""
+    return _CACHE_FILE.sub(lambda m: f"<inductor-cache>/<hash>.{m.group('ext')}", text)
+
+
+@rule(CODE)
+def backend_hashes(text: str, ctx: Context) -> str:
+    """Triton kernels carry ``'backend_hash': '<64 hex digits>'``, a hash of the
+    installed Triton/CUDA toolchain (already named by the golden's variant)."""
+    return re.sub(r"'backend_hash': '[0-9A-Fa-f]{32,}'", "'backend_hash': '<hash>'", text)
+
+
+@rule(CODE)
+def provenance_handles(text: str, ctx: Context) -> str:
+    """Capture turns on Inductor's provenance tracking (to name the post-grad
+    nodes of each kernel), which writes ``# [Provenance debug handles] name:3``
+    above each launch; without it Inductor writes no such line, so it goes."""
+    return re.sub(r"(?m)^[ \t]*# \[Provenance debug handles\] \S+\n", "", text)
+
+
+_KERNEL_NAME = re.compile(r"\b(?P<base>(?:triton|cpp)_[A-Za-z0-9_]*?)_(?P<counter>\d+)\b(?!:)")
+
+
+@rule(KERNELS, CODE)
+def kernel_name_counters(text: str, ctx: Context) -> str:
+    """Kernel names end in a per-graph counter (``triton_poi_fused_add_3``,
+    ``cpp_fused_sum_1``): one more kernel early in a graph renames every later
+    one. Each name is renumbered among kernels of the same fused name, by first
+    appearance within its graph's section: ``cpp_fused_sum_<1>``, so distinct
+    kernels stay distinct."""
+
+    def renumber_section(section: str) -> str:
+        seen: dict[str, dict[str, int]] = {}
+
+        def renumber(match: re.Match[str]) -> str:
+            counters = seen.setdefault(match.group("base"), {})
+            number = counters.setdefault(match.group("counter"), len(counters) + 1)
+            return f"{match.group('base')}_<{number}>"
+
+        return _KERNEL_NAME.sub(renumber, section)
+
+    sections = re.split("(?m)^(?=" + re.escape(SECTION_PREFIX) + ")", text)
+    return "".join(renumber_section(section) for section in sections)
+
+
+@rule(GRAPH, GUARDS, SUMMARY, KERNELS, CODE)
 def surrounding_blank_lines(text: str, ctx: Context) -> str:
     """No blank lines before the first line; exactly one newline after the last,
     so golden files diff cleanly."""
@@ -215,7 +280,7 @@ def normalize(key: str, text: str, level: str, ctx: Context) -> str:
     """Normalize one artifact's raw text at ``level`` ("native" or "canonical")."""
     if level not in LEVELS:
         raise ValueError(f"unknown normalization level {level!r}; expected one of {LEVELS}")
-    out = native(text) if family(key) != SUMMARY else text
+    out = native(text) if family(key) in _NATIVE_FAMILIES else text
     if level == "canonical":
         for r in rules_for(key):
             out = r.apply(out, ctx)

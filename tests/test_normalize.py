@@ -58,6 +58,36 @@ EXAMPLES = {
         '    def forward(self, L_x_: "NestedTensor(f64[3, j1, 3])", L_y_: "NestedTensor(f64[3, j2, 3])"):\n'
         '        sin: "NestedTensor(f64[3, j1, 3])" = l_x_.sin()',
     ),
+    # Inductor's generated code, as torch 2.11 wrote it for an H200 (tests/data/inductor/).
+    "inductor_cache_paths": (
+        "# kernel path: /tmp/torchinductor_root/qa/cqayfpa2r5kgjdc2t4435msflgnuxrc4id7rw6kj5gytfrywidfu.py\n"
+        "# Topologically Sorted Source Nodes: [input_2], Original ATen: [aten.gelu]",
+        "# kernel path: <inductor-cache>/<hash>.py\n"
+        "# Topologically Sorted Source Nodes: [input_2], Original ATen: [aten.gelu]",
+    ),
+    "backend_hashes": (
+        "'num_reduction': 0, 'backend_hash': '91D1D1166449D9E2EB66EB9770C9E2C3B0FEB787341F27FEB4D3F0338DA50336', 'assert_indirect_indexing': True",
+        "'num_reduction': 0, 'backend_hash': '<hash>', 'assert_indirect_indexing': True",
+    ),
+    "provenance_handles": (
+        "            # Topologically Sorted Source Nodes: [input_2], Original ATen: [aten.gelu]\n"
+        "            # [Provenance debug handles] triton_poi_fused_gelu_0:2\n"
+        "            stream0 = get_raw_stream(0)\n",
+        "            # Topologically Sorted Source Nodes: [input_2], Original ATen: [aten.gelu]\n"
+        "            stream0 = get_raw_stream(0)\n",
+    ),
+    "kernel_name_counters": (
+        "===== forward\n"
+        "            triton_red_fused_abs_max_t_0.run(arg0_1, buf2, buf4, 1, 2048, stream=stream0)\n"
+        "            triton_red_fused_abs_max_t_1.run(arg1_1, buf3, buf5, 1, 3072, stream=stream0)\n"
+        "===== backward\n"
+        "        cpp_fused_sum_1(buf3, buf5)\n",
+        "===== forward\n"
+        "            triton_red_fused_abs_max_t_<1>.run(arg0_1, buf2, buf4, 1, 2048, stream=stream0)\n"
+        "            triton_red_fused_abs_max_t_<2>.run(arg1_1, buf3, buf5, 1, 3072, stream=stream0)\n"
+        "===== backward\n"
+        "        cpp_fused_sum_<1>(buf3, buf5)\n",
+    ),
     "surrounding_blank_lines": (
         "\nTREE_GUARD_MANAGER:\n+- RootGuardManager\n\n",
         "TREE_GUARD_MANAGER:\n+- RootGuardManager\n",
@@ -101,6 +131,20 @@ REAL_CHANGES = [
      'def forward(self, L_x_: "NestedTensor(f64[3, j1, 3])", L_y_: "NestedTensor(f64[3, j1, 3])"):'),
     ("aot_forward", '        primals_7: "Sym(s16)",  # SubclassStrideAOTInput(base=PlainAOTInput(idx=2), idx=0)\n    ):',
      "    ):"),
+    # Kernels: a reduction strategy, a fusion, a launch shape, a kernel's body, which kernel runs.
+    ("inductor_kernels", "1. triton persistent_reduction: triton_per_fused_native_layer_norm_0",
+     "1. triton reduction: triton_red_fused_native_layer_norm_0"),
+    ("inductor_kernels", "     nodes: sin, add\n", "     nodes: sin\n"),
+    ("inductor_kernels", "     launch: xnumel=8, r0_numel=16, size_hints={'x': 8, 'r0_': 16}",
+     "     launch: xnumel=8, r0_numel=32, size_hints={'x': 8, 'r0_': 32}"),
+    ("inductor_code", "    tmp2 = tmp0 * tmp1\n", "    tmp2 = tmp0 + tmp1\n"),
+    ("inductor_code", "    size_hints={'x': 64}, \n", "    size_hints={'x': 128}, \n"),
+    ("inductor_code", "triton_poi_fused_sum_0.run(buf0)\ntriton_poi_fused_sum_1.run(buf3)\n",
+     "triton_poi_fused_sum_0.run(buf0)\ntriton_poi_fused_sum_0.run(buf3)\n"),
+    ("inductor_code", "# kernel path: /tmp/torchinductor_root/qa/cqayfpa2r5kgjdc2t4435msflgnuxrc4id7rw6kj5gytfrywidfu.py\n"
+     "# Topologically Sorted Source Nodes: [input_2], Original ATen: [aten.gelu]",
+     "# kernel path: /tmp/torchinductor_root/qa/cqayfpa2r5kgjdc2t4435msflgnuxrc4id7rw6kj5gytfrywidfu.py\n"
+     "# Topologically Sorted Source Nodes: [input_2], Original ATen: [aten.relu]"),
 ]
 
 
@@ -121,6 +165,13 @@ def test_native_strips_file_comments_like_pytorch() -> None:
         "    def forward(self, L_x_: \"f32[3, 4]\"):\n"
         "        y: \"f32[3, 4]\" = l_x_.clone()\n"
     )
+
+
+def test_generated_code_keeps_its_comments() -> None:
+    # Comments in generated code say which nodes a kernel came from; unlike graphs, they stay.
+    raw = "# Topologically Sorted Source Nodes: [input_2], Original ATen: [aten.gelu]\nbuf0 = x\n"
+    assert normalize("inductor_code", raw, "native", CTX) == raw
+    assert normalize("inductor_code", raw, "canonical", CTX) == raw
 
 
 def test_unknown_level_is_refused() -> None:
