@@ -4,6 +4,12 @@ Layout under the snapshots directory, mirroring the case name::
 
     snapshots/ENVIRONMENT                                   torch, device, python
     snapshots/subclasses/two_tensor/twotensor_view/aot_forward.txt
+    snapshots/cuda-torch2.11/ENVIRONMENT                    a GPU variant
+    snapshots/cuda-torch2.11/gpu/models/mlp_gelu/inductor_kernels.txt
+
+Cases that require CUDA keep their goldens in a variant directory named from
+the running torch (``cuda-torch<major>.<minor>``): what Inductor generates for
+a GPU depends on the torch/Triton build, and CPU goldens never mix with it.
 
 No escaping and no indentation: a git diff of a golden is a diff of the graph.
 """
@@ -32,6 +38,23 @@ if TYPE_CHECKING:
 
 SUFFIX = ".txt"
 ENVIRONMENT_FILE = "ENVIRONMENT"
+
+
+GPU_REQUIREMENT = "cuda"
+
+
+def variant(case: Case, torch_version: str) -> str | None:
+    """The variant directory of a case's goldens: None (the root) for CPU cases."""
+    if GPU_REQUIREMENT not in case.options.requires:
+        return None
+    major_minor = ".".join(torch_version.split("+")[0].split(".")[:2])
+    return f"cuda-torch{major_minor}"
+
+
+def case_root(root: Path, case: Case, torch_version: str) -> Path:
+    """The snapshots root of one case: ``root`` or its variant directory under it."""
+    name = variant(case, torch_version)
+    return root / name if name else root
 
 
 def case_dir(root: Path, case: Case) -> Path:
@@ -67,9 +90,12 @@ class GoldenExtension(SingleFileSnapshotExtension):
 
     @classmethod
     def get_location(cls, *, test_location: PyTestLocation, index: SnapshotIndex) -> str:
+        import torch
+
         item: Any = test_location.item
         case = item.callspec.params["golden_case"]
-        return str(golden_path(snapshots_root(item.config), case, str(index)))
+        root = case_root(snapshots_root(item.config), case, torch.__version__)
+        return str(golden_path(root, case, str(index)))
 
     @classmethod
     def get_snapshot_name(cls, *, test_location: PyTestLocation, index: SnapshotIndex = 0) -> str:
@@ -184,14 +210,30 @@ def case_dirs(root: Path) -> Iterable[Path]:
             yield here
 
 
+def variant_roots(root: Path) -> list[Path]:
+    """Variant directories directly under the snapshots root (each has its own ENVIRONMENT)."""
+    if not root.is_dir():
+        return []
+    return sorted(d for d in root.iterdir() if (d / ENVIRONMENT_FILE).is_file())
+
+
 def orphan_case_dirs(root: Path, cases: Iterable[Case]) -> list[Path]:
-    known = {case_dir(root, c) for c in cases}
-    return [d for d in case_dirs(root) if d not in known]
+    """Golden directories of no current case: at the root against the CPU cases,
+    in every variant directory (whatever torch made it) against the GPU cases."""
+    cases = list(cases)
+    gpu = [c for c in cases if GPU_REQUIREMENT in c.options.requires]
+    cpu = [c for c in cases if c not in gpu]
+    known = {case_dir(root, c) for c in cpu}
+    orphans = [d for d in case_dirs(root) if d not in known]
+    for variant_root in variant_roots(root):
+        known = {case_dir(variant_root, c) for c in gpu}
+        orphans.extend(d for d in case_dirs(variant_root) if d not in known)
+    return orphans
 
 
 def remove_case_dir(root: Path, directory: Path) -> None:
     shutil.rmtree(directory)
-    # Drop parents left empty, up to the root.
+    # Drop parents left empty, up to the root (a variant root keeps its ENVIRONMENT).
     parent = directory.parent
     while parent != root and parent.is_dir() and not any(parent.iterdir()):
         parent.rmdir()

@@ -21,7 +21,7 @@ import pytest
 from . import environment
 from .case import Case
 from .discovery import Discovery, LoadError, discover
-from .golden import check_case, orphan_case_dirs, remove_case_dir, snapshots_root
+from .golden import case_root, check_case, orphan_case_dirs, remove_case_dir, snapshots_root
 from .normalize import Context
 
 
@@ -93,7 +93,8 @@ def test_golden(golden_case: Case | LoadError, golden_context: Context, golden_e
         pytest.skip(result.error or "skipped")
     if result.status != "ok":
         pytest.fail(f"{golden_case.name}: {result.status}: {result.error}", pytrace=False)
-    problems = check_case(result, golden_case, snapshot, snapshots_root(request.config), golden_environment)
+    root = case_root(snapshots_root(request.config), golden_case, golden_environment["torch_version"])
+    problems = check_case(result, golden_case, snapshot, root, golden_environment)
     if problems:
         pytest.fail("\n".join(problems), pytrace=False)
 
