@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 TORCH_SPEC ?= torch==2.13.0
 PYTEST := $(PY) -m pytest
 
-.PHONY: install test test-torch snapshot snapshot-update bench bench-db bench-envs clean
+.PHONY: install test test-torch snapshot snapshot-update bench bench-db bench-envs gpu-capture snapshot-gpu clean
 
 install: $(STAMP)
 
@@ -48,6 +48,18 @@ bench-db: install
 # What a warm --torch environment adds to a capture: worker in a cached env vs in-process.
 bench-envs: install
 	$(PY) scripts/bench_envs.py
+
+# GPU cases (cases/gpu/, Inductor + Triton). On the GPU machine, with its own
+# torch and Triton (no venv, no syrupy): capture them to a JSON report ...
+GPU_JSON ?= reports/gpu-capture.json
+GPU_PYTHON ?= python3
+gpu-capture:
+	mkdir -p $(dir $(GPU_JSON))
+	PYTHONPATH=. $(GPU_PYTHON) -m snapshot_runner.cli capture --cases-dir cases -k gpu. --json $(GPU_JSON)
+
+# ... then here: write their goldens from that report into snapshots/cuda-torch<version>/.
+snapshot-gpu: install
+	$(PY) -m snapshot_runner.variant_goldens $(GPU_JSON)
 
 clean:
 	rm -rf $(VENV) .pytest_cache
