@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 TORCH_SPEC ?= torch==2.13.0
 PYTEST := $(PY) -m pytest
 
-.PHONY: install test test-torch snapshot snapshot-update bench bench-db bench-envs gpu-capture snapshot-gpu clean
+.PHONY: nightly install test test-torch snapshot snapshot-update bench bench-db bench-envs gpu-capture snapshot-gpu clean
 
 install: $(STAMP)
 
@@ -35,6 +35,13 @@ snapshot: install
 # Rewrite goldens: new ones written, changed ones rewritten, deleted cases' removed.
 snapshot-update: install
 	$(PYTEST) -q tests/test_goldens.py --snapshot-update
+
+# Record a run into the history and write reports/drift-<date>.md and .html
+# (from the previous run, or from the goldens on the first). NIGHTLY_ARGS goes to
+# scripts/nightly.py, e.g. NIGHTLY_ARGS="--torch 2.15.0.dev20261127
+# --index-url https://download.pytorch.org/whl/nightly/cpu --bisect --versions-file nightlies.txt".
+nightly: install
+	$(PY) scripts/nightly.py $(NIGHTLY_ARGS)
 
 # Capture speed: the tool vs a bare recording loop, and `make snapshot` -n 2 vs serial.
 bench: install

@@ -75,8 +75,13 @@ class SearchResult:
     change_points: list[ChangePoint]
 
     @property
-    def installed(self) -> int:
-        return sum(not v.reused for v in self.verdicts.values())
+    def captured(self) -> int:
+        """Versions judged by a new capture (each needed an environment)."""
+        return sum(not v.reused and v.verdict != SKIP for v in self.verdicts.values())
+
+    @property
+    def skipped(self) -> int:
+        return sum(v.verdict == SKIP for v in self.verdicts.values())
 
     @property
     def reused(self) -> int:

@@ -61,6 +61,9 @@ def _parser() -> argparse.ArgumentParser:
     from .cli_history import add_commands
 
     COMMANDS.update(add_commands(sub, selection, debug))
+    from .cli_bisect import add_bisect_command
+
+    COMMANDS.update(add_bisect_command(sub, debug))
     from .cli_envs import add_envs_command
 
     COMMANDS.update(add_envs_command(sub, debug))
@@ -169,22 +172,6 @@ def cmd_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     for case in _select(found, args.case, args.substring):
         print(case.name, file=out)
     return EXIT_CASE_FAILED if found.errors else EXIT_OK
-
-
-def _capture(cases, cases_dir: Path, level: str, err: TextIO, on_result=None):  # type: ignore[no-untyped-def]
-    """Capture in this process; ``on_result(case, result)`` sees each case as it finishes."""
-    from .capture import capture_cases
-    from .normalize import Context
-    from .progress import progress_reporter
-
-    with progress_reporter(len(cases), err) as advance:
-
-        def progress(case, result):  # type: ignore[no-untyped-def]
-            if on_result:
-                on_result(case, result)
-            advance(case, result)
-
-        return capture_cases(cases, level=level, ctx=Context.current(cases_dir), progress=progress)
 
 
 def _report_failures(results, debug: bool, err: TextIO) -> None:  # type: ignore[no-untyped-def]

@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import TextIO
 
 from . import __version__
-from .cli import EXIT_CASE_FAILED, EXIT_OK, CliError, _capture, _discover, _report_failures, _select
+from .cli import EXIT_CASE_FAILED, EXIT_OK, CliError, _report_failures, add_target_options, capture_report
 from .results import CaptureReport, CaseResult
+from .worker import CaptureStart
 
 EXIT_DRIFT = 1
 
@@ -29,6 +30,7 @@ def add_commands(sub: argparse._SubParsersAction, selection: Callable[[argparse.
     db(p_record)
     p_record.add_argument("--label", default=None, help="a name for the run (e.g. nightly-2026-11-27)")
     p_record.add_argument("--from-json", default=None, metavar="PATH", help="store a `capture --json` report made elsewhere instead of capturing")
+    add_target_options(p_record)
 
     p_runs = sub.add_parser("runs", help="list recorded runs, newest first")
     debug(p_runs)
@@ -57,7 +59,7 @@ def add_commands(sub: argparse._SubParsersAction, selection: Callable[[argparse.
 
 
 @contextlib.contextmanager
-def _store(url: str | None) -> Iterator:  # type: ignore[type-arg]
+def open_store(url: str | None) -> Iterator:  # type: ignore[type-arg]
     from .store import Store, StoreError
 
     try:
@@ -68,13 +70,6 @@ def _store(url: str | None) -> Iterator:  # type: ignore[type-arg]
         yield store
     finally:
         store.close()
-
-
-def _fingerprint(cases: Sequence) -> str:  # type: ignore[type-arg]
-    from .store import case_set_fingerprint
-
-    sources = {c.source_file for c in cases if c.source_file}
-    return case_set_fingerprint([c.name for c in cases], (Path(s).read_text(encoding="utf-8") for s in sorted(sources)))
 
 
 def _load_report(path: str) -> CaptureReport:
@@ -89,13 +84,12 @@ def _load_report(path: str) -> CaptureReport:
 
 
 def cmd_record(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from . import environment
     from .store import case_set_fingerprint
 
     if args.from_json:
         report = _load_report(args.from_json)
         names = [r.name for r in report.cases]
-        with _store(args.db) as store:
+        with open_store(args.db) as store:
             run_id = store.begin_run(
                 environment=report.environment,
                 label=args.label,
@@ -108,27 +102,31 @@ def cmd_record(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             status = store.finish_run(run_id)
         return _recorded(run_id, status, report.cases, args, out, err, load_errors=False)
 
-    found = _discover(args.cases_dir, args.debug, err)
-    cases = _select(found, args.case, args.substring)
-    with _store(args.db) as store:
-        run_id = store.begin_run(
-            environment=environment.describe(),
-            label=args.label,
-            runner_version=__version__,
-            case_set_fingerprint=_fingerprint(cases),
-            cases_expected=len(cases),
-            normalize="canonical",
-        )
-        print(f"recording run {run_id} into {store.url}", file=err)
+    with open_store(args.db) as store:
+        run_ids: list[int] = []
+
+        def started(start: CaptureStart) -> None:
+            sources = (Path(f).read_text(encoding="utf-8") for f in start.source_files)
+            run_ids.append(
+                store.begin_run(
+                    environment=start.environment,
+                    label=args.label,
+                    runner_version=__version__,
+                    case_set_fingerprint=case_set_fingerprint(start.cases, sources),
+                    cases_expected=len(start.cases),
+                    normalize="canonical",
+                )
+            )
+            print(f"recording run {run_ids[0]} into {store.url}", file=err)
 
         # Each case is committed as soon as it is captured: a killed run keeps
         # what it did, and stays incomplete.
-        def store_case(_case: object, result: CaseResult) -> None:
-            store.add_results(run_id, [result])
+        def finished(result: CaseResult) -> None:
+            store.add_results(run_ids[0], [result])
 
-        results = _capture(cases, found.cases_dir, "canonical", err, on_result=store_case)
-        status = store.finish_run(run_id)
-    return _recorded(run_id, status, results, args, out, err, load_errors=bool(found.errors))
+        report = capture_report(args, err, args.case, args.substring, on_start=started, on_result=finished)
+        status = store.finish_run(run_ids[0])
+    return _recorded(run_ids[0], status, report.cases, args, out, err, load_errors=bool(report.load_errors))
 
 
 def _recorded(run_id: int, status: str, results: Sequence[CaseResult], args: argparse.Namespace, out: TextIO, err: TextIO, *, load_errors: bool) -> int:
@@ -145,7 +143,7 @@ def _when(moment: dt.datetime) -> str:
 
 
 def cmd_runs(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    with _store(args.db) as store:
+    with open_store(args.db) as store:
         runs = store.runs()
     if not runs:
         print(f"no runs in {store.url}", file=err)
@@ -176,7 +174,7 @@ def cmd_drift(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     needs_db = (args.ref_from, args.ref_to) != ("golden", "golden")
     with contextlib.ExitStack() as stack:
-        store = stack.enter_context(_store(args.db)) if needs_db else None
+        store = stack.enter_context(open_store(args.db)) if needs_db else None
         try:
             sides = [resolve(store, ref, snapshots_dir=Path(args.snapshots_dir), include_incomplete=args.include_incomplete) for ref in (args.ref_from, args.ref_to)]
         except DriftError as exc:
@@ -200,7 +198,7 @@ def cmd_drift(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def cmd_history(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    with _store(args.db) as store:
+    with open_store(args.db) as store:
         if args.name not in store.case_names():
             raise CliError(f"no case {args.name!r} in {store.url}")
         keys = [args.artifact] if args.artifact else store.keys_of(args.name)

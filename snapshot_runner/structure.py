@@ -15,6 +15,7 @@ Compile summaries (``compile``) change ``structural``ly when any count changes.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import re
 from collections import Counter
 
@@ -109,8 +110,10 @@ def _graph_change(before: str, after: str) -> tuple[str, list[str]]:
     if old_sizes or new_sizes:
         summary.append(f"input types: {', '.join(old_sizes) or '-'} → {', '.join(new_sizes) or '-'}")
     if old.ops != new.ops or old.generic_skeleton != new.generic_skeleton:
-        if not summary or len(old.skeleton) != len(new.skeleton):
+        if len(old.skeleton) != len(new.skeleton):
             summary.append(f"nodes {len(old.skeleton)} → {len(new.skeleton)}")
+        elif not summary:
+            summary.append(f"dataflow changed in {sum(a != b for a, b in zip(old.skeleton, new.skeleton, strict=True))} of {len(new.skeleton)} nodes")
         return STRUCTURAL, summary
     if old.inputs != new.inputs or old.outputs != new.outputs:
         return SIGNATURE, summary or ["inputs or outputs reordered"]
@@ -145,6 +148,14 @@ def _summary_change(before: str, after: str) -> tuple[str, list[str]]:
     return (STRUCTURAL, summary) if summary else (TEXT_ONLY, ["wording only"])
 
 
+def _line_delta(before: str, after: str) -> str:
+    old, new = before.splitlines(), after.splitlines()
+    matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
+    removed = sum(i2 - i1 for tag, i1, i2, _, _ in matcher.get_opcodes() if tag in ("replace", "delete"))
+    added = sum(j2 - j1 for tag, _, _, j1, j2 in matcher.get_opcodes() if tag in ("replace", "insert"))
+    return f"{removed} line(s) removed, {added} added (of {len(old)} → {len(new)})"
+
+
 def describe_change(key: str, before: str, after: str) -> tuple[str, list[str]]:
     """``(classification, summary lines)`` for two different texts of ``key``."""
     kind = family(key)
@@ -155,7 +166,7 @@ def describe_change(key: str, before: str, after: str) -> tuple[str, list[str]]:
     elif kind == GRAPH and "def forward(" in before + after:
         classification, summary = _graph_change(before, after)
     else:  # generated code and other text: any change counts
-        classification, summary = STRUCTURAL, [f"lines {len(before.splitlines())} → {len(after.splitlines())}"]
+        classification, summary = STRUCTURAL, [_line_delta(before, after)]
     if len(summary) > SUMMARY_LINES:
         summary = [*summary[: SUMMARY_LINES - 1], f"... and {len(summary) - SUMMARY_LINES + 1} more"]
     return classification, summary

@@ -52,7 +52,7 @@ def test_finds_the_first_change_within_log2_probes(first_bad):
     assert (point.last_good, point.first_bad) == (NIGHTLIES[first_bad - 1], NIGHTLIES[first_bad])
     assert not point.is_range
     inner = len(NIGHTLIES) - 2
-    assert len(table.probed) <= math.ceil(math.log2(inner + 1)) and result.installed == len(table.probed)
+    assert len(table.probed) <= math.ceil(math.log2(inner + 1)) and result.captured == len(table.probed)
 
 
 def test_value_differing_from_both_ends_counts_as_bad():
@@ -77,7 +77,7 @@ def test_history_is_used_first_and_costs_nothing():
     table = Table(values, history=NIGHTLIES[1:-1])
     result = table.search()
     assert table.probed == []
-    assert result.installed == 0 and result.reused == len(NIGHTLIES) - 2
+    assert result.captured == 0 and result.reused == len(NIGHTLIES) - 2
     assert (result.change_points[0].last_good, result.change_points[0].first_bad) == (NIGHTLIES[10], NIGHTLIES[11])
 
 
@@ -87,7 +87,7 @@ def test_a_second_bisect_over_the_same_range_installs_nothing():
     first.search()
     again = Table(values, history=first.probed)
     result = again.search()
-    assert again.probed == [] and result.installed == 0
+    assert again.probed == [] and result.captured == 0
     assert result.change_points[0].first_bad == NIGHTLIES[3]
 
 

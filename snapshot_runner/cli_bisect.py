@@ -1,0 +1,98 @@
+"""``snapshot-runner bisect``: the first torch version that changed a case's artifact."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+from collections.abc import Callable
+from pathlib import Path
+from typing import TextIO
+
+from .cli import EXIT_OK, CliError, add_target_options, capture_report
+from .cli_history import open_store
+from .results import CaptureReport
+
+EXIT_NOTHING_TO_BISECT = 0
+
+
+def add_bisect_command(sub: argparse._SubParsersAction, debug: Callable[[argparse.ArgumentParser], None]) -> dict[str, Callable[..., int]]:  # type: ignore[type-arg]
+    p = sub.add_parser("bisect", help="find the torch version that changed a case's artifact")
+    debug(p)
+    p.add_argument("target", metavar="NAME[/ARTIFACT]", help="a case, or one artifact of it (e.g. subclasses.two_tensor::twotensor_view/aot_forward)")
+    p.add_argument("--good", required=True, metavar="REF", help="a torch version, run id or run label with the old artifact")
+    p.add_argument("--bad", required=True, metavar="REF", help="... with the new one")
+    p.add_argument("--versions", default="", metavar="V1,V2,...", help="candidate versions besides those in the history")
+    p.add_argument("--versions-file", default=None, metavar="FILE", help="candidate versions, one per line")
+    p.add_argument("--all", dest="every_change", action="store_true", help="judge every candidate and report every change point")
+    p.add_argument("--format", choices=("text", "md", "json"), default="text")
+    p.add_argument("--db", default=None, metavar="URL", help="the history database (see `record`)")
+    p.add_argument("--cases-dir", default="cases", help="directory of case modules (default: cases)")
+    add_target_options(p)
+    return {"bisect": cmd_bisect}
+
+
+def _versions(args: argparse.Namespace) -> list[str]:
+    from .bisect_search import VersionError, order_versions
+
+    given = [v.strip() for v in args.versions.split(",") if v.strip()]
+    if args.versions_file:
+        try:
+            lines = Path(args.versions_file).read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            raise CliError(f"--versions-file: {exc.strerror}: {args.versions_file}") from None
+        given += [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    try:
+        return order_versions(given)
+    except VersionError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _command_line(args: argparse.Namespace, versions: list[str], db_url: str) -> str:
+    parts = ["snapshot-runner", "bisect", args.target, "--good", args.good, "--bad", args.bad, "--db", db_url]
+    if versions:
+        parts += ["--versions", ",".join(versions)]
+    if args.every_change:
+        parts.append("--all")
+    for option in ("index_url", "envs_dir"):
+        if getattr(args, option):
+            parts += [f"--{option.replace('_', '-')}", getattr(args, option)]
+    for link in args.find_links:
+        parts += ["--find-links", link]
+    for url in args.extra_index_url:
+        parts += ["--extra-index-url", url]
+    if args.cases_dir != "cases":
+        parts += ["--cases-dir", args.cases_dir]
+    return shlex.join(parts)
+
+
+def cmd_bisect(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from .bisect import BisectError, Bisector, CaptureFailed, Target
+    from .reports.bisect import renderer
+
+    if args.python or args.torch:
+        raise CliError("bisect picks the torch of each version itself; --python and --torch do not apply")
+    case, _, key = args.target.partition("/")
+    versions = _versions(args)
+
+    def capture_at(version: str) -> CaptureReport:
+        print(f"capturing {case} with torch {version} ...", file=err)
+        probe = argparse.Namespace(**{**vars(args), "torch": version})
+        try:
+            return capture_report(probe, err, [case], None)
+        except CliError as exc:
+            raise CaptureFailed(str(exc)) from None
+
+    with open_store(args.db) as store:
+        if case not in store.case_names():
+            known = f"{len(store.case_names())} recorded cases"
+            print(f"note: {case} is not in {store.url} ({known}); every version will be captured", file=err)
+        bisector = Bisector(store, Target(case, key or None), capture_at, cases_dir=args.cases_dir)
+        try:
+            report = bisector.run(args.good, args.bad, versions, every_change=args.every_change, command=_command_line(args, versions, store.url))
+        except BisectError as exc:
+            raise CliError(str(exc)) from None
+    if report is None:
+        print(f"nothing to bisect: {args.target} is the same at --good {args.good} and --bad {args.bad}", file=err)
+        return EXIT_NOTHING_TO_BISECT
+    out.write(renderer(args.format)(report))
+    return EXIT_OK
