@@ -14,6 +14,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -56,10 +57,11 @@ def database_url(given: str | None) -> str:
 
 
 def masked(url: str) -> str:
+    """The URL with its password replaced by ``***``, even when it does not parse."""
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return "<unparseable URL>"
+    except (ArgumentError, ValueError):  # ValueError: e.g. a port that is not a number
+        return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
 
 
 def sha256(text: str) -> str:
@@ -106,8 +108,12 @@ def _sqlite_engine(url: str) -> Engine:
 def make_engine(url: str) -> Engine:
     try:
         parsed = make_url(url)
-    except ArgumentError:
-        raise StoreError(f"not a database URL: {url!r} (expected e.g. sqlite:///db/history.sqlite)") from None
+    except (ArgumentError, ValueError):
+        raise StoreError(f"not a database URL: {masked(url)!r} (expected e.g. sqlite:///db/history.sqlite)") from None
+    if parsed.drivername == "postgresql":
+        # We ship psycopg 3; SQLAlchemy's default for plain postgresql:// is psycopg2.
+        parsed = parsed.set(drivername="postgresql+psycopg")
+        url = parsed.render_as_string(hide_password=False)
     try:
         if parsed.get_backend_name() == "sqlite":
             return _sqlite_engine(url)
