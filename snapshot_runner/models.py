@@ -1,10 +1,9 @@
 """The history database's tables (SQLAlchemy 2.x typed ORM).
 
-Artifact text is stored once by content hash; a run's results point at it.
-Results are split in two: one row per case (status, error, time) and one row
-per case artifact (a small integer key → artifact id), because the latter is
-the table that grows by hundreds of thousands of rows a year and must stay
-small next to the text it indexes.
+Artifact text is stored once by content hash. A case's artifacts in a run are
+an ``ArtifactSet`` (key → artifact), itself stored once by content hash, so a
+year of nightlies costs one small row per run × case (``CaseOutcome``) plus
+the sets and texts that really changed.
 
 The migrations under ``db/migrations`` build exactly these tables; a test
 compares the two.
@@ -90,31 +89,40 @@ class Artifact(Base):
     text: Mapped[str] = mapped_column(Text)
 
 
-class CaseOutcome(Base):
-    """A case's status in one run."""
+class ArtifactSet(Base):
+    """The artifacts of one case as one run saw them. Runs whose artifacts are
+    all the same (98% of cases from one nightly to the next) share the set, so
+    a run costs one row per case, not one per artifact."""
 
-    __tablename__ = "case_outcomes"
+    __tablename__ = "artifact_sets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # sha256 over the sorted (key, artifact sha256) pairs: see store.set_digest.
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class ArtifactSetMember(Base):
+    __tablename__ = "artifact_set_members"
     __table_args__ = {"sqlite_with_rowid": False}
 
-    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
-    status: Mapped[str] = mapped_column(String(16))
-    error: Mapped[str | None] = mapped_column(Text)
-    # Float, as migration 0001 made it (a bare Mapped[float] means Double in SQLAlchemy 2.1).
-    compile_seconds: Mapped[float] = mapped_column(Float)
+    set_id: Mapped[int] = mapped_column(ForeignKey("artifact_sets.id"), primary_key=True)
+    key_id: Mapped[int] = mapped_column(ForeignKey("artifact_keys.id"), primary_key=True)
+    artifact_id: Mapped[int] = mapped_column(ForeignKey("artifacts.id"))
 
 
-class ArtifactResult(Base):
-    """Run × case × artifact key → the artifact's text."""
+class CaseOutcome(Base):
+    """A case in one run: its status and its artifacts (none when it failed or was skipped)."""
 
-    __tablename__ = "artifact_results"
+    __tablename__ = "case_outcomes"
     __table_args__ = (
-        # The timeline of one case's artifact reads this index only.
-        Index("ix_artifact_results_case_key_run", "case_id", "key_id", "run_id"),
+        # The timeline of one case reads this index only.
+        Index("ix_case_outcomes_case_run", "case_id", "run_id"),
         {"sqlite_with_rowid": False},
     )
 
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
-    key_id: Mapped[int] = mapped_column(ForeignKey("artifact_keys.id"), primary_key=True)
-    artifact_id: Mapped[int] = mapped_column(ForeignKey("artifacts.id"))
+    status: Mapped[str] = mapped_column(String(16))
+    error: Mapped[str | None] = mapped_column(Text)
+    compile_seconds: Mapped[float] = mapped_column(Float)
+    artifact_set_id: Mapped[int | None] = mapped_column(ForeignKey("artifact_sets.id"))

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, func, inspect, select
+from sqlalchemy import Engine, create_engine, event, func, inspect, select, tuple_
 from sqlalchemy import text as sql_text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
@@ -32,7 +32,8 @@ from .models import (
     KIND_RECORD,
     Artifact,
     ArtifactKey,
-    ArtifactResult,
+    ArtifactSet,
+    ArtifactSetMember,
     CaseOutcome,
     Environment,
     Run,
@@ -308,21 +309,43 @@ class Store:
             key_ids = self._ids(session, ArtifactKey, ArtifactKey.name, {k for r in results for k in r.artifacts})
             texts = {sha256(t): t for r in results for t in r.artifacts.values()}
             artifact_ids = self._artifact_ids(session, texts)
-            for result in results:
-                case_id = case_ids[result.name]
-                session.add(
-                    CaseOutcome(
-                        run_id=run_id,
-                        case_id=case_id,
-                        status=result.status,
-                        error=result.error,
-                        compile_seconds=result.compile_seconds,
-                    )
+            members = {
+                set_digest(pairs): pairs
+                for pairs in ({k: sha256(t) for k, t in r.artifacts.items()} for r in results)
+                if pairs
+            }
+            set_ids = self._set_ids(session, members, key_ids, artifact_ids)
+            session.add_all(
+                CaseOutcome(
+                    run_id=run_id,
+                    case_id=case_ids[result.name],
+                    status=result.status,
+                    error=result.error,
+                    compile_seconds=result.compile_seconds,
+                    artifact_set_id=set_ids[set_digest({k: sha256(t) for k, t in result.artifacts.items()})] if result.artifacts else None,
                 )
-                session.add_all(
-                    ArtifactResult(run_id=run_id, case_id=case_id, key_id=key_ids[key], artifact_id=artifact_ids[sha256(text)])
-                    for key, text in result.artifacts.items()
-                )
+                for result in results
+            )
+
+    @staticmethod
+    def _set_ids(session: Session, sets: dict[str, dict[str, str]], key_ids: dict[str, int], artifact_ids: dict[str, int]) -> dict[str, int]:
+        """Ids of the artifact sets (digest → key → artifact sha256), adding the new ones."""
+        if not sets:
+            return {}
+        known = dict(session.execute(select(ArtifactSet.sha256, ArtifactSet.id).where(ArtifactSet.sha256.in_(sets))).all())
+        new = [digest for digest in sets if digest not in known]
+        if new:
+            _insert_missing(session, ArtifactSet, [{"sha256": d} for d in new], ["sha256"])
+            added = dict(session.execute(select(ArtifactSet.sha256, ArtifactSet.id).where(ArtifactSet.sha256.in_(new))).all())
+            rows = [
+                {"set_id": added[d], "key_id": key_ids[key], "artifact_id": artifact_ids[digest]}
+                for d in new
+                for key, digest in sets[d].items()
+            ]
+            # Another recorder may have made the same set meanwhile: its members are the same.
+            _insert_missing(session, ArtifactSetMember, rows, ["set_id", "key_id"])
+            known.update(added)
+        return known
 
     def finish_run(self, run_id: int, finished_at: dt.datetime | None = None) -> str:
         """Mark the run complete if every expected case is stored; return its status."""
@@ -339,14 +362,14 @@ class Store:
         for name in ("python", "platform", "device"):
             fields[name] = fields[name] or ""
         fingerprint = sha256(json.dumps(fields, sort_keys=True))
-        _insert_missing(session, Environment, [{"fingerprint": fingerprint, **fields}], "fingerprint")
+        _insert_missing(session, Environment, [{"fingerprint": fingerprint, **fields}], ["fingerprint"])
         return session.scalars(select(Environment.id).where(Environment.fingerprint == fingerprint)).one()
 
     @staticmethod
     def _ids(session: Session, model: Any, column: Any, names: set[str]) -> dict[str, int]:
         if not names:
             return {}
-        _insert_missing(session, model, [{"name": n} for n in sorted(names)], "name")
+        _insert_missing(session, model, [{"name": n} for n in sorted(names)], ["name"])
         return dict(session.execute(select(column, model.id).where(column.in_(names))).all())
 
     @staticmethod
@@ -356,7 +379,7 @@ class Store:
         known = dict(session.execute(select(Artifact.sha256, Artifact.id).where(Artifact.sha256.in_(texts))).all())
         missing = [{"sha256": h, "text": t} for h, t in texts.items() if h not in known]
         if missing:
-            _insert_missing(session, Artifact, missing, "sha256")
+            _insert_missing(session, Artifact, missing, ["sha256"])
             new = [h["sha256"] for h in missing]
             known.update(session.execute(select(Artifact.sha256, Artifact.id).where(Artifact.sha256.in_(new))).all())
         return known
@@ -419,14 +442,7 @@ class Store:
                 .where(CaseOutcome.run_id == run_id)
             )
             results = {name: StoredResult(status, error, {}) for name, status, error in outcomes}
-            rows = session.execute(
-                select(StoredCase.name, ArtifactKey.name, Artifact.sha256)
-                .select_from(ArtifactResult)
-                .join(StoredCase, StoredCase.id == ArtifactResult.case_id)
-                .join(ArtifactKey, ArtifactKey.id == ArtifactResult.key_id)
-                .join(Artifact, Artifact.id == ArtifactResult.artifact_id)
-                .where(ArtifactResult.run_id == run_id)
-            )
+            rows = session.execute(_artifact_rows(StoredCase.name, ArtifactKey.name, Artifact.sha256).where(CaseOutcome.run_id == run_id))
             for case, key, digest in rows:
                 results[case].artifacts[key] = digest
             return {name: results[name] for name in sorted(results)}
@@ -442,13 +458,10 @@ class Store:
         """Each distinct text of ``case``'s ``key`` artifact, oldest first."""
         with self.session() as session:
             query = (
-                select(ArtifactResult.run_id, Artifact.sha256)
-                .join(StoredCase, StoredCase.id == ArtifactResult.case_id)
-                .join(ArtifactKey, ArtifactKey.id == ArtifactResult.key_id)
-                .join(Artifact, Artifact.id == ArtifactResult.artifact_id)
-                .join(Run, Run.id == ArtifactResult.run_id)
+                _artifact_rows(CaseOutcome.run_id, Artifact.sha256)
+                .join(Run, Run.id == CaseOutcome.run_id)
                 .where(StoredCase.name == case, ArtifactKey.name == key)
-                .order_by(ArtifactResult.run_id)
+                .order_by(CaseOutcome.run_id)
             )
             if not include_incomplete:
                 query = query.where(Run.status == RUN_COMPLETE)
@@ -466,16 +479,7 @@ class Store:
 
     def keys_of(self, case: str) -> list[str]:
         with self.session() as session:
-            return list(
-                session.scalars(
-                    select(ArtifactKey.name)
-                    .join(ArtifactResult, ArtifactResult.key_id == ArtifactKey.id)
-                    .join(StoredCase, StoredCase.id == ArtifactResult.case_id)
-                    .where(StoredCase.name == case)
-                    .distinct()
-                    .order_by(ArtifactKey.name)
-                )
-            )
+            return list(session.scalars(_artifact_rows(ArtifactKey.name).where(StoredCase.name == case).distinct().order_by(ArtifactKey.name)))
 
     def version_matrix(self, run_ids: Sequence[int], case_names: Iterable[str] | None = None) -> dict[tuple[str, str], dict[int, str]]:
         """(case, key) → run id → sha256 of that run's text, for the given runs.
@@ -486,14 +490,7 @@ class Store:
         ids = list(run_ids)
         if not ids:
             return {}
-        query = (
-            select(StoredCase.name, ArtifactKey.name, ArtifactResult.run_id, Artifact.sha256)
-            .select_from(ArtifactResult)
-            .join(StoredCase, StoredCase.id == ArtifactResult.case_id)
-            .join(ArtifactKey, ArtifactKey.id == ArtifactResult.key_id)
-            .join(Artifact, Artifact.id == ArtifactResult.artifact_id)
-            .where(ArtifactResult.run_id.in_(ids))
-        )
+        query = _artifact_rows(StoredCase.name, ArtifactKey.name, CaseOutcome.run_id, Artifact.sha256).where(CaseOutcome.run_id.in_(ids))
         if case_names is not None:
             query = query.where(StoredCase.name.in_(set(case_names)))
         matrix: dict[tuple[str, str], dict[int, str]] = {}
@@ -501,6 +498,23 @@ class Store:
             for case, key, run_id, digest in session.execute(query):
                 matrix.setdefault((case, key), {})[run_id] = digest
         return matrix
+
+
+def set_digest(artifacts: dict[str, str]) -> str:
+    """The identity of a case's artifact set: sha256 over its sorted (key, sha256) pairs."""
+    return hashlib.sha256("".join(f"{key}\t{sha}\n" for key, sha in sorted(artifacts.items())).encode()).hexdigest()
+
+
+def _artifact_rows(*columns: Any) -> Any:
+    """SELECT ``columns`` over every (run, case, key, artifact) of the history."""
+    return (
+        select(*columns)
+        .select_from(CaseOutcome)
+        .join(StoredCase, StoredCase.id == CaseOutcome.case_id)
+        .join(ArtifactSetMember, ArtifactSetMember.set_id == CaseOutcome.artifact_set_id)
+        .join(ArtifactKey, ArtifactKey.id == ArtifactSetMember.key_id)
+        .join(Artifact, Artifact.id == ArtifactSetMember.artifact_id)
+    )
 
 
 def _now() -> dt.datetime:
@@ -511,8 +525,8 @@ def _text_or_none(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def _insert_missing(session: Session, model: Any, rows: list[dict[str, Any]], unique: str) -> None:
-    """INSERT, skipping rows whose ``unique`` column exists: safe when two
+def _insert_missing(session: Session, model: Any, rows: list[dict[str, Any]], unique: list[str]) -> None:
+    """INSERT, skipping rows whose ``unique`` columns exist: safe when two
     recorders add the same artifact at the same moment."""
     dialect = session.get_bind().dialect.name
     if dialect == "sqlite":
@@ -520,10 +534,12 @@ def _insert_missing(session: Session, model: Any, rows: list[dict[str, Any]], un
     elif dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:  # other backends: one writer at a time
-        existing = set(session.scalars(select(getattr(model, unique)).where(getattr(model, unique).in_([r[unique] for r in rows]))))
-        session.add_all(model(**r) for r in rows if r[unique] not in existing)
+        columns = [getattr(model, name) for name in unique]
+        wanted = [tuple(r[name] for name in unique) for r in rows]
+        existing = {tuple(row) for row in session.execute(select(*columns).where(tuple_(*columns).in_(wanted)))}
+        session.add_all(model(**r) for r, values in zip(rows, wanted, strict=True) if values not in existing)
         session.flush()
         return
     # SQLite allows ~32k bound parameters per statement; stay well below.
     for start in range(0, len(rows), 500):
-        session.execute(insert(model).values(rows[start : start + 500]).on_conflict_do_nothing(index_elements=[unique]))
+        session.execute(insert(model).values(rows[start : start + 500]).on_conflict_do_nothing(index_elements=unique))
