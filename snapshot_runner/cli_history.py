@@ -40,7 +40,7 @@ def add_commands(sub: argparse._SubParsersAction, selection: Callable[[argparse.
     debug(p_drift)
     db(p_drift)
     p_drift.add_argument("--from", dest="ref_from", required=True, metavar="REF", help="run id, label, torch version, latest, previous or golden")
-    p_drift.add_argument("--to", dest="ref_to", required=True, metavar="REF")
+    p_drift.add_argument("--to", dest="ref_to", default=None, metavar="REF", help="as --from; leave it out with --python/--torch to compare with a fresh capture")
     p_drift.add_argument("--format", choices=("md", "html", "json"), default="md")
     p_drift.add_argument("--out", default=None, metavar="PATH", help="write the report here (default: stdout)")
     p_drift.add_argument("--snapshots-dir", default="snapshots", help="the goldens REF 'golden' means (default: snapshots)")
@@ -48,6 +48,9 @@ def add_commands(sub: argparse._SubParsersAction, selection: Callable[[argparse.
     p_drift.add_argument("--fail-on-drift", action="store_true", help="exit 1 when anything changed")
     p_drift.add_argument("--matrix-runs", type=int, default=20, metavar="N", help="HTML: the cases × runs grid shows the last N complete runs (default: 20)")
     p_drift.add_argument("-k", dest="substring", default=None, metavar="SUBSTRING", help="only cases whose name contains it")
+    p_drift.add_argument("--case", action="append", default=[], metavar="NAME", help="with --python/--torch: capture only this case (repeatable)")
+    p_drift.add_argument("--cases-dir", default="cases", help="with --python/--torch: directory of case modules (default: cases)")
+    add_target_options(p_drift)
 
     p_history = sub.add_parser("history", help="the distinct versions of one case's artifact over time")
     debug(p_history)
@@ -169,16 +172,21 @@ def cmd_runs(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def cmd_drift(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from .drift import DriftError, compare, resolve, version_matrix
+    from .drift import DriftError, captured_side, compare, resolve, version_matrix
     from .reports import renderer
 
-    needs_db = (args.ref_from, args.ref_to) != ("golden", "golden")
+    capturing = bool(args.python or args.torch)
+    if capturing == bool(args.ref_to):
+        raise CliError("drift compares --from with --to, or with a fresh capture under --python/--torch: give exactly one of them")
+    refs = [args.ref_from] if capturing else [args.ref_from, args.ref_to]
     with contextlib.ExitStack() as stack:
-        store = stack.enter_context(open_store(args.db)) if needs_db else None
+        store = stack.enter_context(open_store(args.db)) if any(ref != "golden" for ref in refs) else None
         try:
-            sides = [resolve(store, ref, snapshots_dir=Path(args.snapshots_dir), include_incomplete=args.include_incomplete) for ref in (args.ref_from, args.ref_to)]
+            sides = [resolve(store, ref, snapshots_dir=Path(args.snapshots_dir), include_incomplete=args.include_incomplete) for ref in refs]
         except DriftError as exc:
             raise CliError(str(exc)) from None
+        if capturing:
+            sides.append(captured_side(capture_report(args, err, args.case, args.substring)))
         if args.substring:
             for side in sides:
                 side.results = {n: r for n, r in side.results.items() if args.substring in n}

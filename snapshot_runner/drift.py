@@ -18,6 +18,7 @@ from typing import Any
 
 from . import golden
 from .models import KIND_RECORD, RUN_COMPLETE
+from .results import CaptureReport
 from .store import RunInfo, Store, StoredResult, sha256
 from .structure import describe_change
 
@@ -26,6 +27,9 @@ CHANGED = "changed"
 ADDED = "added"
 REMOVED = "removed"
 STATUS_CHANGED = "status-changed"
+
+# The side of a drift that was captured by this command (``--python``/``--torch``).
+CAPTURE = "capture"
 
 
 class DriftError(Exception):
@@ -44,6 +48,9 @@ class Side:
 
     @property
     def title(self) -> str:
+        if self.ref == CAPTURE:
+            env = self.description["environment"]
+            return f"capture: torch {env['torch_version']} on {env['device']}"
         if self.run_id is None:
             return f"goldens ({self.description.get('environment_line') or 'no ENVIRONMENT file'})"
         label = f" {self.description['label']!r}" if self.description.get("label") else ""
@@ -110,6 +117,16 @@ def golden_side(snapshots_dir: Path) -> Side:
         results[f"{'.'.join(module)}::{function}"] = StoredResult("ok", None, artifacts)
     description = {"snapshots": str(root), "environment_line": golden.read_environment(root)}
     return Side(ref="golden", description=description, results=dict(sorted(results.items())), read_texts=lambda hs: {h: texts[h] for h in hs})
+
+
+def captured_side(report: CaptureReport) -> Side:
+    """A capture made just now (``drift --python/--torch``), not stored."""
+    texts = {sha256(t): t for case in report.cases for t in case.artifacts.values()}
+    results = {
+        case.name: StoredResult(case.status, case.error, {key: sha256(text) for key, text in case.artifacts.items()})
+        for case in sorted(report.cases, key=lambda c: c.name)
+    }
+    return Side(ref=CAPTURE, description={"environment": report.environment}, results=results, read_texts=lambda hs: {h: texts[h] for h in hs})
 
 
 def resolve(store: Store | None, ref: str, *, snapshots_dir: Path, include_incomplete: bool = False) -> Side:

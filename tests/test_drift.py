@@ -201,3 +201,13 @@ def test_unknown_refs_are_one_line(history, ref, message):
     code, out, err = run("drift", "--db", history["db"], "--from", ref, "--to", "latest")
     assert code == 2
     assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_drift_against_a_fresh_capture_in_another_interpreter(history):
+    """``--python`` instead of ``--to``: the capture is compared, not stored."""
+    python = str(REPO / ".venv" / "bin" / "python")
+    report = drift_json(history["db"], "--from", "first", "--python", python, "--cases-dir", str(CASES), "--case", CHOSEN[0])
+    assert report["to"]["ref"] == "capture" and report["to"]["environment"]["python_executable"] == python
+    assert {c["name"]: c["status"] for c in report["cases"] if c["name"] == CHOSEN[0]} == {CHOSEN[0]: "unchanged"}
+    code, _, err = run("drift", "--db", history["db"], "--from", "first", "--to", "second", "--python", python)
+    assert code == 2 and "give exactly one of them" in err

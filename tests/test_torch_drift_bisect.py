@@ -82,3 +82,10 @@ def test_bisect_finds_the_release_and_reuses_history(db):
     latest = json.loads(ok(run_cli("drift", "--db", db, "--from", "latest", "--to", "latest", "--format", "json")))
     assert latest["from"]["environment"]["torch_version"].startswith("2.14.1")
     assert len(latest["cases"]) == 4
+
+
+def test_drift_from_a_recorded_version_to_a_fresh_torch_capture(db):
+    report = json.loads(ok(run_cli("drift", "--db", db, "--from", "2.13.0", "--torch", "2.14.1", "--case", VIEW, "--format", "json")))
+    assert report["to"]["title"].startswith("capture: torch 2.14.1")
+    view = next(c for c in report["cases"] if c["name"] == VIEW)
+    assert {a["key"] for a in view["artifacts"] if a["change"] == "changed"} == {"aot_forward", "aot_backward"}
