@@ -64,9 +64,11 @@ gpu-capture:
 	mkdir -p $(dir $(GPU_JSON))
 	PYTHONPATH=. $(GPU_PYTHON) -m snapshot_runner.cli capture --cases-dir cases -k gpu. --json $(GPU_JSON)
 
-# ... then here: write their goldens from that report into snapshots/cuda-torch<version>/.
+# ... then here: write their goldens from that report into snapshots/cuda-torch<version>/,
+# and record it as a history run (DB= a database URL; default db/history.sqlite).
 snapshot-gpu: install
 	$(PY) -m snapshot_runner.variant_goldens $(GPU_JSON)
+	$(PY) -m snapshot_runner.cli record --from-json $(GPU_JSON) --label gpu-$$(date +%F) $(if $(DB),--db $(DB))
 
 clean:
 	rm -rf $(VENV) .pytest_cache
