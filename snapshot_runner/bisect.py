@@ -108,10 +108,19 @@ class BisectReport:
 
 
 class Bisector:
-    def __init__(self, store: Store, target: Target, capture_at: CaptureAt, *, cases_dir: str) -> None:
+    def __init__(
+        self,
+        store: Store,
+        target: Target,
+        capture_at: CaptureAt,
+        *,
+        cases_dir: str,
+        prefetch: Callable[[list[str]], None] | None = None,
+    ) -> None:
         self.store = store
         self.target = target
         self.capture_at = capture_at
+        self.prefetch = prefetch
         self.cases_dir = cases_dir
         self.runs: dict[str, RunInfo] = {}
         self.captured_ends = 0
@@ -208,7 +217,7 @@ class Bisector:
                 "swap them, or bisect between two different versions"
             )
         versions = self.candidates(good.version, bad.version, extra)
-        search = Search(versions, self.probe, self.known, good.value, bad.value).run(every_change=every_change)
+        search = Search(versions, self.probe, self.known, good.value, bad.value, self.prefetch).run(every_change=every_change)
         report = BisectReport(self.target, good, bad, search, self.runs, {}, command, self.captured_ends)
         report.diffs = {f"{p.last_good}..{p.first_bad}": self._diff(p) for p in search.change_points}
         return report

@@ -108,10 +108,15 @@ class Search:
         known: Callable[[str], Probe | None],
         good_value: Hashable,
         bad_value: Hashable,
+        prefetch: Callable[[list[str]], None] | None = None,
     ) -> None:
         self.versions = list(versions)
         self._probe = probe
         self._known = known
+        # Told, before each probe, the versions the search may need right after
+        # it (one per possible verdict), so their environments can be made
+        # while the probe's capture runs.
+        self._prefetch = prefetch
         self.good_value, self.bad_value = good_value, bad_value
         self.values: dict[int, Hashable | None] = {0: good_value, len(versions) - 1: bad_value}
         self.verdicts: dict[str, Verdict] = {}
@@ -146,11 +151,19 @@ class Search:
         cannot be judged: probe the untried version nearest the middle."""
         while True:
             lo, hi = self._bracket()
-            untried = [i for i in range(lo + 1, hi) if i not in self.values]
-            if not untried:
+            index = self._next_probe(lo, hi)
+            if index is None:
                 return
-            middle = (lo + hi) / 2
-            self._settle(min(untried, key=lambda i: (abs(i - middle), i)))
+            if self._prefetch:
+                after = [self._next_probe(lo, index), self._next_probe(index, hi)]
+                self._prefetch([self.versions[i] for i in after if i is not None])
+            self._settle(index)
+
+    def _next_probe(self, lo: int, hi: int) -> int | None:
+        """The untried version nearest the middle of (lo, hi), if any."""
+        untried = [i for i in range(lo + 1, hi) if i not in self.values]
+        middle = (lo + hi) / 2
+        return min(untried, key=lambda i: (abs(i - middle), i)) if untried else None
 
     def _bracket(self) -> tuple[int, int]:
         """The last judged good before the first judged non-good, and that one."""

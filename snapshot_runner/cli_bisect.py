@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import shlex
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TextIO
 
@@ -24,6 +27,11 @@ def add_bisect_command(sub: argparse._SubParsersAction, debug: Callable[[argpars
     p.add_argument("--versions", default="", metavar="V1,V2,...", help="candidate versions besides those in the history")
     p.add_argument("--versions-file", default=None, metavar="FILE", help="candidate versions, one per line")
     p.add_argument("--all", dest="every_change", action="store_true", help="judge every candidate and report every change point")
+    p.add_argument(
+        "--prefetch",
+        action="store_true",
+        help="while a version is captured, make the environments of the two versions that may come next (uses a free core; may install one version the search then does not need)",
+    )
     p.add_argument("--format", choices=("text", "md", "json"), default="text")
     p.add_argument("--db", default=None, metavar="URL", help="the history database (see `record`)")
     p.add_argument("--cases-dir", default="cases", help="directory of case modules (default: cases)")
@@ -53,6 +61,8 @@ def _command_line(args: argparse.Namespace, versions: list[str], db_url: str) ->
         parts += ["--versions", ",".join(versions)]
     if args.every_change:
         parts.append("--all")
+    if args.prefetch:
+        parts.append("--prefetch")
     for option in ("index_url", "envs_dir"):
         if getattr(args, option):
             parts += [f"--{option.replace('_', '-')}", getattr(args, option)]
@@ -63,6 +73,44 @@ def _command_line(args: argparse.Namespace, versions: list[str], db_url: str) ->
     if args.cases_dir != "cases":
         parts += ["--cases-dir", args.cases_dir]
     return shlex.join(parts)
+
+
+@contextlib.contextmanager
+def _prefetcher(args: argparse.Namespace, err: TextIO) -> Iterator[Callable[[list[str]], None] | None]:
+    """With --prefetch and a free core: make environments in a background thread."""
+    if not args.prefetch:
+        yield None
+        return
+    if (os.cpu_count() or 1) < 2:
+        print("note: --prefetch needs a free core; this machine has one, so environments are made when needed", file=err)
+        yield None
+        return
+    from .envs import EnvCache
+    from .installer import InstallError
+    from .torch_spec import SpecError, TorchSpec
+
+    cache = EnvCache(Path(args.envs_dir) if args.envs_dir else None)
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch")
+    asked: set[str] = set()
+
+    def make(version: str) -> None:
+        # A failure here is not a verdict: the probe tries again and skips with its reason.
+        with contextlib.suppress(SpecError, InstallError):
+            spec = TorchSpec.parse(version, args.index_url, tuple(args.extra_index_url), tuple(args.find_links))
+            with cache.use(spec):
+                pass
+
+    def prefetch(versions: list[str]) -> None:
+        for version in versions:
+            if version not in asked:
+                asked.add(version)
+                pool.submit(make, version)
+
+    try:
+        yield prefetch
+    finally:
+        # An install already running finishes (its env stays cached); queued ones are dropped.
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def cmd_bisect(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -82,11 +130,11 @@ def cmd_bisect(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         except CliError as exc:
             raise CaptureFailed(str(exc)) from None
 
-    with open_store(args.db) as store:
+    with open_store(args.db) as store, _prefetcher(args, err) as prefetch:
         if case not in store.case_names():
             known = f"{len(store.case_names())} recorded cases"
             print(f"note: {case} is not in {store.url} ({known}); every version will be captured", file=err)
-        bisector = Bisector(store, Target(case, key or None), capture_at, cases_dir=args.cases_dir)
+        bisector = Bisector(store, Target(case, key or None), capture_at, cases_dir=args.cases_dir, prefetch=prefetch)
         try:
             report = bisector.run(args.good, args.bad, versions, every_change=args.every_change, command=_command_line(args, versions, store.url))
         except BisectError as exc:

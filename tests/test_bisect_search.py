@@ -101,3 +101,20 @@ def test_every_change_finds_a_change_and_its_revert():
         (NIGHTLIES[9], NIGHTLIES[10]),
     ]
     assert result.verdicts[NIGHTLIES[7]].verdict == GOOD and result.verdicts[NIGHTLIES[4]].verdict == BAD
+
+
+def test_prefetch_is_told_both_possible_next_versions_before_each_probe():
+    values = {v: ("B" if i >= 5 else "A") for i, v in enumerate(NIGHTLIES)}
+    table = Table(values)
+    told: list[tuple[str, list[str]]] = []
+    versions = list(values)
+
+    def prefetch(upcoming):
+        told.append((len(table.probed), upcoming))
+
+    Search(versions, table.probe, table.known, "A", "B", prefetch=prefetch).run()
+    # Before the first probe (the middle, index 7), the middles of both halves.
+    assert told[0] == (0, [NIGHTLIES[3], NIGHTLIES[11]])
+    # Each next probe was among the versions prefetched before the one before it.
+    assert len(told) == len(table.probed) >= 3
+    assert all(probed in upcoming for (_, upcoming), probed in zip(told, table.probed[1:], strict=False))

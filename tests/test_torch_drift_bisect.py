@@ -62,7 +62,7 @@ def test_drift_lists_the_changed_graphs_and_only_those(db):
 
 def test_bisect_finds_the_release_and_reuses_history(db):
     argv = ["bisect", f"{VIEW}/aot_forward", "--good", "2.13.0", "--bad", "2.14.1", "--versions", "2.14.0,2.13.5", "--db", db, "--format", "json"]
-    first = json.loads(ok(run_cli(*argv)))
+    first = json.loads(ok(run_cli(*argv, "--prefetch")))
     (point,) = first["change_points"]
     # 2.13.5 does not exist: skipped, and next to the answer it makes a range.
     assert (point["last_good"], point["first_bad"], point["skipped_between"]) == ("2.13.0", "2.14.0", ["2.13.5"])

@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable
 
 from ..bisect import BisectReport
-from ..bisect_search import ChangePoint
+from ..bisect_search import SKIP, ChangePoint, Verdict
 
 FORMATS = ("text", "md", "json")
 
@@ -20,13 +20,18 @@ def _answer(point: ChangePoint) -> str:
     return f"first bad: torch {point.first_bad} (last good: {point.last_good})"
 
 
+def _source(verdict: Verdict) -> str:
+    if verdict.reused:
+        return "history"
+    return "tried" if verdict.verdict == SKIP else "captured"
+
+
 def _summary_lines(report: BisectReport) -> list[str]:
     lines = [
         f"bisect {report.target}: good {report.good.ref} (torch {report.good.version}), bad {report.bad.ref} (torch {report.bad.version})",
     ]
     for verdict in report.search.verdicts.values():
-        source = "history" if verdict.reused else "captured"
-        lines.append(f"  {verdict.version:<24} {verdict.verdict:<5} {verdict.detail} ({source})")
+        lines.append(f"  {verdict.version:<24} {verdict.verdict:<5} {verdict.detail} ({_source(verdict)})")
     lines.append(f"versions captured: {report.captured}, skipped: {report.search.skipped}, reused from history: {report.search.reused}")
     return lines
 
@@ -59,7 +64,7 @@ def render_markdown(report: BisectReport) -> str:
         lines += ["", "<details><summary>diff across the boundary</summary>", "", "```diff", diff.replace("```", "`\u200b``"), "```", "</details>", ""]
     lines += ["| version | verdict | detail | from |", "|---|---|---|---|"]
     for v in report.search.verdicts.values():
-        lines.append(f"| {v.version} | {v.verdict} | {v.detail.replace('|', '/')} | {'history' if v.reused else 'captured'} |")
+        lines.append(f"| {v.version} | {v.verdict} | {v.detail.replace('|', '/')} | {_source(v)} |")
     counts = f"Versions captured: {report.captured}; skipped: {report.search.skipped}; reused from history: {report.search.reused}."
     lines += ["", counts, "", f"Reproduce: `{report.command}`"]
     return "\n".join(lines) + "\n"

@@ -1,0 +1,96 @@
+"""Bisect over a history only (no install): a real capture recorded as six
+"versions", three of them with the forward graph edited, so the answer is
+known. The install and capture paths run for real in test_torch_drift_bisect.py
+(`make test-torch`)."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+
+from .conftest import CASES
+from .test_drift import run
+
+CASE = "subclasses.two_tensor::twotensor_view"
+# A, B: two texts of the forward graph; the history changes, reverts, changes again.
+TIMELINE = [("2.12.0", "A"), ("2.12.1", "A"), ("2.12.2", "B"), ("2.12.3", "A"), ("2.13.0.dev20260101", "B"), ("2.13.0", "B")]
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory: pytest.TempPathFactory) -> str:
+    tmp = tmp_path_factory.mktemp("bisect")
+    code, out, err = run("capture", "--cases-dir", str(CASES), "--case", CASE, "--json", "-")
+    assert code == 0, err
+    captured = json.loads(out)
+    url = f"sqlite:///{tmp / 'h.sqlite'}"
+    for number, (version, text) in enumerate(TIMELINE):
+        report = copy.deepcopy(captured)
+        report["environment"]["torch_version"] = f"{version}+cpu"
+        report["environment"]["torch_git_sha"] = f"{number:040x}"
+        if text == "B":
+            forward = report["cases"][0]["artifacts"]["aot_forward"]
+            report["cases"][0]["artifacts"]["aot_forward"] = forward.replace("aten.clone.default(primals_3)", "aten.mul.Tensor(primals_3, 2)")
+        path = tmp / f"{version}.json"
+        path.write_text(json.dumps(report))
+        code, _, err = run("record", "--from-json", str(path), "--db", url, "--label", version)
+        assert code == 0, err
+    return url
+
+
+def bisect(db: str, *argv: str) -> tuple[int, str, str]:
+    return run("bisect", f"{CASE}/aot_forward", "--db", db, "--cases-dir", str(CASES), *argv)
+
+
+def test_first_change_from_history_alone(db):
+    code, out, err = bisect(db, "--good", "2.12.0", "--bad", "2.13.0", "--format", "json")
+    assert code == 0, err
+    report = json.loads(out)
+    # The history judges every candidate, so every change point is known (for free).
+    point = report["change_points"][0]
+    assert len(report["change_points"]) == 3
+    assert (point["last_good"], point["first_bad"], point["skipped_between"]) == ("2.12.1", "2.12.2", [])
+    assert point["compare_url"] == f"https://github.com/pytorch/pytorch/compare/{1:040x}...{2:040x}"
+    assert "+        clone: \"f32[s47, s16]\" = torch.ops.aten.mul.Tensor(primals_3, 2)" in point["diff"]
+    assert report["captured"] == 0 and report["reused"] >= 2  # nothing installed: all in the history
+    assert "capturing" not in err
+
+
+def test_all_finds_the_change_its_revert_and_the_change_again(db):
+    code, out, err = bisect(db, "--good", "2.12.0", "--bad", "2.13.0", "--all", "--format", "json")
+    assert code == 0, err
+    points = [(p["last_good"], p["first_bad"]) for p in json.loads(out)["change_points"]]
+    assert points == [("2.12.1", "2.12.2"), ("2.12.2", "2.12.3"), ("2.12.3", "2.13.0.dev20260101")]
+
+
+def test_text_and_markdown_reports(db):
+    code, text, _ = bisect(db, "--good", "2.12.0", "--bad", "2.13.0")
+    assert code == 0
+    assert "first bad: torch 2.12.2 (last good: 2.12.1)" in text
+    assert "reproduce: snapshot-runner bisect subclasses.two_tensor::twotensor_view/aot_forward --good 2.12.0 --bad 2.13.0" in text
+    code, markdown, _ = bisect(db, "--good", "2.12.0", "--bad", "2.13.0", "--format", "md")
+    assert code == 0
+    assert markdown.startswith("## Bisect of `subclasses.two_tensor::twotensor_view/aot_forward`")
+    assert "| 2.12.2 | bad | same as bad | history |" in markdown and "```diff" in markdown
+
+
+def test_equal_ends_stop_early(db):
+    code, out, err = bisect(db, "--good", "2.12.0", "--bad", "2.12.3")
+    assert (code, out) == (0, "")
+    assert "nothing to bisect" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--good", "2.13.0", "--bad", "2.12.0"], "is not older than --bad 2.12.0"),
+        (["--good", "2.12.0", "--bad", "2.13.0", "--versions", "banana"], "not a torch version: 'banana'"),
+        (["--good", "nolabel", "--bad", "2.13.0"], "--good nolabel: unknown REF 'nolabel'"),
+        (["--good", "2.12.0", "--bad", "2.13.0", "--torch", "2.14.1"], "--python and --torch do not apply"),
+    ],
+)
+def test_bad_input_is_one_line(db, argv, message):
+    code, out, err = bisect(db, *argv)
+    assert code == 2 and out == ""
+    assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
