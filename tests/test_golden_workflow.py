@@ -35,18 +35,25 @@ def _pytest(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    (tmp_path / "cases" / "lib").mkdir(parents=True)
-    (tmp_path / "cases" / "lib" / "ops.py").write_text(CASE_TEMPLATE.format(op="sin"))
-    (tmp_path / "tests").mkdir()
-    (tmp_path / "tests" / "test_goldens.py").write_text(
+def plugin_repo(root: Path, case_modules: dict[str, str]) -> Path:
+    """An outside repository that uses only the plugin: ``cases/<path>`` modules,
+    a one-line test module, and goldens written by ``--snapshot-update``."""
+    for path, source in case_modules.items():
+        (root / "cases" / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / "cases" / path).write_text(source)
+    (root / "tests").mkdir()
+    (root / "tests" / "test_goldens.py").write_text(
         "from snapshot_runner.pytest_plugin import test_golden, test_golden_orphans  # noqa: F401\n"
     )
-    (tmp_path / "pytest.ini").write_text("[pytest]\ntestpaths = tests\n")
-    written = _pytest(tmp_path, "--snapshot-update")
+    (root / "pytest.ini").write_text("[pytest]\ntestpaths = tests\n")
+    written = _pytest(root, "--snapshot-update")
     assert written.returncode == 0, written.stdout + written.stderr
-    return tmp_path
+    return root
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    return plugin_repo(tmp_path, {"lib/ops.py": CASE_TEMPLATE.format(op="sin")})
 
 
 def test_goldens_are_plain_files_mirroring_the_case(repo: Path) -> None:

@@ -19,7 +19,7 @@ from snapshot_runner.results import CaptureReport
 from snapshot_runner.variant_goldens import write_goldens
 
 from .conftest import CASES, REPO, run_cli
-from .test_golden_workflow import _pytest
+from .test_golden_workflow import _pytest, plugin_repo
 
 FUSION_CASE = '''
 import torch
@@ -34,16 +34,7 @@ NO_FUSION = '"torch._inductor.config.max_fusion_size": 1'
 
 @pytest.fixture
 def inductor_repo(tmp_path: Path) -> Path:
-    (tmp_path / "cases").mkdir()
-    (tmp_path / "cases" / "fused.py").write_text(FUSION_CASE.format(config=""))
-    (tmp_path / "tests").mkdir()
-    (tmp_path / "tests" / "test_goldens.py").write_text(
-        "from snapshot_runner.pytest_plugin import test_golden, test_golden_orphans  # noqa: F401\n"
-    )
-    (tmp_path / "pytest.ini").write_text("[pytest]\ntestpaths = tests\n")
-    written = _pytest(tmp_path, "--snapshot-update")
-    assert written.returncode == 0, written.stdout + written.stderr
-    return tmp_path
+    return plugin_repo(tmp_path, {"fused.py": FUSION_CASE.format(config="")})
 
 
 def test_fusion_change_fails_and_unchanged_passes(inductor_repo: Path) -> None:
