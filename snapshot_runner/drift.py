@@ -207,6 +207,15 @@ class DriftReport:
         statuses = (CHANGED, STATUS_CHANGED, ADDED, REMOVED, UNCHANGED)
         return {s: sum(c.status == s for c in self.cases) for s in statuses}
 
+    def graph_and_guard_counts(self) -> dict[str, int]:
+        """Changed cases whose graphs changed, and those whose guards alone did:
+        a compiler engineer reads the two lists differently."""
+        kinds = [{a.classification for a in c.changed_artifacts} for c in self.cases if c.status == CHANGED]
+        return {
+            "graphs_changed": sum(bool(k & {"structural", "signature"}) for k in kinds),
+            "guards_only": sum(k == {"guards"} for k in kinds),
+        }
+
     @property
     def has_changes(self) -> bool:
         return any(c.status != UNCHANGED for c in self.cases)
@@ -215,7 +224,7 @@ class DriftReport:
         return {
             "from": {"ref": self.before.ref, "title": self.before.title, **self.before.description},
             "to": {"ref": self.after.ref, "title": self.after.title, **self.after.description},
-            "counts": self.counts(),
+            "counts": {**self.counts(), **self.graph_and_guard_counts()},
             "cases": [c.to_json() for c in self.cases],
         }
 

@@ -58,6 +58,7 @@ def test_drift_lists_the_changed_graphs_and_only_those(db):
     assert changed[SAME] == {}
     statuses = {c["name"]: c["status"] for c in report["cases"]}
     assert statuses == {VIEW: "changed", NESTED: "changed", GUARDS_ONLY: "changed", SAME: "unchanged"}
+    assert (report["counts"]["graphs_changed"], report["counts"]["guards_only"]) == (2, 1)
 
 
 def test_bisect_finds_the_release_and_reuses_history(db):

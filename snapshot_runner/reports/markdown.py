@@ -32,6 +32,10 @@ def render(report: DriftReport) -> str:
         "",
         ", ".join(f"**{n}** {status}" for status, n in counts.items()) + f" (of {len(report.cases)} cases)",
         "",
+        "Of the changed cases: {graphs_changed} with graph changes (structural or signature), {guards_only} with guard changes only.".format(
+            **report.graph_and_guard_counts()
+        ),
+        "",
     ]
     changed = [c for c in report.cases if c.status != UNCHANGED]
     if not changed:
