@@ -11,7 +11,7 @@ import contextlib
 import datetime as dt
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from . import __version__
 from .cli import EXIT_CASE_FAILED, EXIT_OK, CliError, _report_failures, add_target_options, capture_report
@@ -63,6 +63,9 @@ def add_commands(sub: argparse._SubParsersAction, selection: Callable[[argparse.
 
 @contextlib.contextmanager
 def open_store(url: str | None) -> Iterator:  # type: ignore[type-arg]
+    # Imported here: `capture` on a GPU box runs this CLI without SQLAlchemy.
+    from sqlalchemy.exc import SQLAlchemyError
+
     from .store import Store, StoreError
 
     try:
@@ -71,65 +74,110 @@ def open_store(url: str | None) -> Iterator:  # type: ignore[type-arg]
         raise CliError(str(exc)) from None
     try:
         yield store
+    except SQLAlchemyError as exc:  # a database that fails after it opened: locked, gone, refused
+        raise CliError(f"{store.url}: {type(exc).__name__}: {str(getattr(exc, 'orig', None) or exc).strip().splitlines()[0]}") from None
     finally:
         store.close()
 
 
 def _load_report(path: str) -> CaptureReport:
+    """A ``capture --json`` report, checked before anything is stored."""
     import json
 
+    from .bisect_search import VersionError, parse_version
+    from .results import STATUSES
+
     try:
-        return CaptureReport.from_json(json.loads(Path(path).read_text(encoding="utf-8")))
+        report = CaptureReport.from_json(json.loads(Path(path).read_text(encoding="utf-8")))
     except FileNotFoundError:
         raise CliError(f"--from-json: no such file: {path}") from None
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise CliError(f"--from-json: {path} is not a capture report: {exc}") from None
+    names = [r.name for r in report.cases]
+    problems = [
+        "it holds no cases" if not names else None,
+        f"case {next(n for n in names if names.count(n) > 1)} appears twice" if len(set(names)) != len(names) else None,
+        next((f"case {r.name} has status {r.status!r}" for r in report.cases if r.status not in STATUSES), None),
+        next(
+            (f"case {r.name} has a non-text artifact" for r in report.cases if not all(isinstance(k, str) and isinstance(t, str) for k, t in r.artifacts.items())),
+            None,
+        ),
+        f"it was normalized {report.normalize!r}; the history holds canonical captures" if report.normalize != "canonical" else None,
+    ]
+    try:
+        parse_version(str(report.environment.get("torch_version")))
+    except VersionError:
+        problems.append(f"its environment has no torch version ({report.environment.get('torch_version')!r})")
+    problem = next((p for p in problems if p), None)
+    if problem:
+        raise CliError(f"--from-json: {path} cannot be recorded: {problem}")
+    return report
+
+
+class _RunRecorder:
+    """Stores one run case by case: begun at its first case (so an empty
+    selection records nothing), each case committed as soon as it is captured
+    (a killed run keeps what it did, and stays incomplete)."""
+
+    def __init__(self, store: Any, label: str | None, err: TextIO) -> None:
+        self.store, self.label, self.err = store, label, err
+        self.start: CaptureStart | None = None
+        self.run_id: int | None = None
+        self.stored: set[str] = set()
+
+    def _begin(self, environment: dict[str, Any], names: list[str], sources: list[str], normalize: str) -> int:
+        from .store import case_set_fingerprint
+
+        if self.run_id is None:
+            texts = (Path(f).read_text(encoding="utf-8") for f in sources)
+            self.run_id = self.store.begin_run(
+                environment=environment,
+                label=self.label,
+                runner_version=__version__,
+                case_set_fingerprint=case_set_fingerprint(names, texts),
+                cases_expected=len(names),
+                normalize=normalize,
+            )
+            print(f"recording run {self.run_id} into {self.store.url}", file=self.err)
+        return self.run_id
+
+    def add(self, result: CaseResult) -> None:
+        start = self.start
+        run_id = self._begin(start.environment, start.cases, start.source_files, "canonical") if start else None
+        if run_id is not None and result.name not in self.stored:
+            self.store.add_results(run_id, [result])
+            self.stored.add(result.name)
+
+    def finish(self, report: CaptureReport) -> tuple[int, str]:
+        """Store what the progress events missed (the report is the authority), then close the run."""
+        if not report.cases:
+            raise CliError("no cases selected: nothing to record")
+        names = [r.name for r in report.cases]
+        sources = self.start.source_files if self.start else []
+        run_id = self._begin(report.environment, names, sources, report.normalize)
+        missing = [r for r in report.cases if r.name not in self.stored]
+        if missing:
+            self.store.add_results(run_id, missing)
+            self.stored.update(r.name for r in missing)
+        status = self.store.finish_run(run_id)
+        if status != "complete":
+            raise CliError(f"run {run_id} is {status}: {len(self.stored)} of {len(names)} cases stored")
+        return run_id, status
 
 
 def cmd_record(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from .store import case_set_fingerprint
-
-    if args.from_json:
-        report = _load_report(args.from_json)
-        names = [r.name for r in report.cases]
-        with open_store(args.db) as store:
-            run_id = store.begin_run(
-                environment=report.environment,
-                label=args.label,
-                runner_version=__version__,
-                case_set_fingerprint=case_set_fingerprint(names, []),
-                cases_expected=len(report.cases),
-                normalize=report.normalize,
-            )
-            store.add_results(run_id, report.cases)
-            status = store.finish_run(run_id)
-        return _recorded(run_id, status, report.cases, args, out, err, load_errors=False)
-
     with open_store(args.db) as store:
-        run_ids: list[int] = []
+        recorder = _RunRecorder(store, args.label, err)
+        if args.from_json:
+            report = _load_report(args.from_json)
+        else:
 
-        def started(start: CaptureStart) -> None:
-            sources = (Path(f).read_text(encoding="utf-8") for f in start.source_files)
-            run_ids.append(
-                store.begin_run(
-                    environment=start.environment,
-                    label=args.label,
-                    runner_version=__version__,
-                    case_set_fingerprint=case_set_fingerprint(start.cases, sources),
-                    cases_expected=len(start.cases),
-                    normalize="canonical",
-                )
-            )
-            print(f"recording run {run_ids[0]} into {store.url}", file=err)
+            def started(start: CaptureStart) -> None:
+                recorder.start = start
 
-        # Each case is committed as soon as it is captured: a killed run keeps
-        # what it did, and stays incomplete.
-        def finished(result: CaseResult) -> None:
-            store.add_results(run_ids[0], [result])
-
-        report = capture_report(args, err, args.case, args.substring, on_start=started, on_result=finished)
-        status = store.finish_run(run_ids[0])
-    return _recorded(run_ids[0], status, report.cases, args, out, err, load_errors=bool(report.load_errors))
+            report = capture_report(args, err, args.case, args.substring, on_start=started, on_result=recorder.add)
+        run_id, status = recorder.finish(report)
+    return _recorded(run_id, status, report.cases, args, out, err, load_errors=bool(report.load_errors))
 
 
 def _recorded(run_id: int, status: str, results: Sequence[CaseResult], args: argparse.Namespace, out: TextIO, err: TextIO, *, load_errors: bool) -> int:

@@ -18,6 +18,7 @@ from typing import Any
 
 from . import golden
 from .models import KIND_RECORD, RUN_COMPLETE
+from .normalize import GRAPH, GUARDS, family
 from .results import CaptureReport
 from .store import RunInfo, Store, StoredResult, sha256
 from .structure import describe_change
@@ -210,10 +211,10 @@ class DriftReport:
     def graph_and_guard_counts(self) -> dict[str, int]:
         """Changed cases whose graphs changed, and those whose guards alone did:
         a compiler engineer reads the two lists differently."""
-        kinds = [{a.classification for a in c.changed_artifacts} for c in self.cases if c.status == CHANGED]
+        kinds = [{(family(a.key), a.classification) for a in c.changed_artifacts} for c in self.cases if c.status == CHANGED]
         return {
-            "graphs_changed": sum(bool(k & {"structural", "signature"}) for k in kinds),
-            "guards_only": sum(k == {"guards"} for k in kinds),
+            "graphs_changed": sum(bool(k & {(GRAPH, "structural"), (GRAPH, "signature")}) for k in kinds),
+            "guards_only": sum({f for f, _ in k} == {GUARDS} for k in kinds),
         }
 
     @property

@@ -65,21 +65,23 @@ def parse_graph(text: str) -> GraphShape:
     ops: Counter[str] = Counter()
     skeleton: list[str] = []
     outputs: list[str] = []
-    in_signature = in_return = False
+    in_signature = False
+    open_parens = 0  # > 0 while inside a (multi-line) return statement
     for line in lines:
         stripped = line.strip()
         if stripped.startswith("def forward("):
-            in_signature = True
+            # A new graph (the backward section, a higher-order op's submodule):
+            # its names are its own.
+            in_signature, open_parens, tokens = True, 0, {}
         if in_signature:
             for match in _PLACEHOLDER.finditer(stripped):
                 tokens[match["name"]] = f"in{len(inputs)}"
                 inputs.append(match["ann"])
             in_signature = not stripped.endswith("):")
             continue
-        if stripped.startswith("return"):
-            in_return = True
-        if in_return:
+        if stripped.startswith("return") or open_parens > 0:
             outputs.extend(tokens.get(name, name) for name in _IDENT.findall(stripped.removeprefix("return")) if name != "None")
+            open_parens += stripped.count("(") - stripped.count(")")
             continue
         match = _ASSIGN.match(line)
         if not match or match["name"] == "self":

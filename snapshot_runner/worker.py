@@ -128,7 +128,10 @@ def capture(
 
 
 def _emit(kind: str, data: dict[str, Any]) -> None:
-    print(EVENT + json.dumps({"event": kind, **data}), file=sys.stderr, flush=True)
+    # The case's own output shares the host's pipe: flush it, and start the
+    # event on a line of its own, so a print(..., end="") cannot swallow it.
+    sys.stdout.flush()
+    print("\n" + EVENT + json.dumps({"event": kind, **data}), file=sys.stderr, flush=True)
 
 
 def _emit_start(start: CaptureStart) -> None:

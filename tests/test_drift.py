@@ -211,3 +211,61 @@ def test_drift_against_a_fresh_capture_in_another_interpreter(history):
     assert {c["name"]: c["status"] for c in report["cases"] if c["name"] == CHOSEN[0]} == {CHOSEN[0]: "unchanged"}
     code, _, err = run("drift", "--db", history["db"], "--from", "first", "--to", "second", "--python", python)
     assert code == 2 and "give exactly one of them" in err
+
+
+NOISY_CASES = '''
+import torch
+from snapshot_runner import case
+
+
+@case(backend="eager", backward=False)
+def prints_without_newline():
+    print("progress...", end="")
+    return (lambda x: x + 1), (torch.ones(2),)
+
+
+@case(backend="eager", backward=False)
+def after_it():
+    return (lambda x: x * 2), (torch.ones(2),)
+'''
+
+
+def test_a_case_printing_half_a_line_in_a_worker_loses_nothing(tmp_path):
+    (tmp_path / "cases").mkdir()
+    (tmp_path / "cases" / "noisy.py").write_text(NOISY_CASES)
+    db = f"sqlite:///{tmp_path / 'h.sqlite'}"
+    code, out, err = run("record", "--cases-dir", str(tmp_path / "cases"), "--db", db, "--python", str(REPO / ".venv/bin/python"))
+    assert code == 0, err
+    assert "complete: 2 ok" in err
+    store = Store.open(db)
+    try:
+        assert sorted(store.results(int(out))) == ["noisy::after_it", "noisy::prints_without_newline"]
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize(
+    ("report", "message"),
+    [
+        ({}, "it holds no cases"),
+        ({"environment": {"torch_version": "2.13.0"}, "cases": [{"name": "a::b", "status": "ok"}] * 2}, "case a::b appears twice"),
+        ({"environment": {"torch_version": "2.13.0"}, "cases": [{"name": "a::b", "status": "weird"}]}, "has status 'weird'"),
+        ({"environment": {"torch_version": "2.13.0"}, "cases": [{"name": "a::b", "status": "ok", "artifacts": {"k": 1}}]}, "non-text artifact"),
+        ({"environment": {"torch_version": "2.13.0"}, "normalize": "native", "cases": [{"name": "a::b", "status": "ok"}]}, "normalized 'native'"),
+        ({"environment": {}, "cases": [{"name": "a::b", "status": "ok"}]}, "no torch version"),
+    ],
+)
+def test_reports_that_cannot_be_recorded_record_nothing(tmp_path, report, message):
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps(report))
+    db = f"sqlite:///{tmp_path / 'h.sqlite'}"
+    code, out, err = run("record", "--from-json", str(path), "--db", db)
+    assert code == 2 and out == "" and message in err and len(err.strip().splitlines()) == 1
+    assert run("runs", "--db", db)[2].startswith("no runs")
+
+
+def test_an_empty_selection_records_nothing(tmp_path):
+    db = f"sqlite:///{tmp_path / 'h.sqlite'}"
+    code, _, err = run("record", "--cases-dir", str(CASES), "-k", "no-case-has-this-name", "--db", db)
+    assert code == 2 and "no cases selected" in err
+    assert run("runs", "--db", db)[2].startswith("no runs")

@@ -74,3 +74,18 @@ def test_compile_summary_counts():
     text = (VIEW / "compile.txt").read_text()
     classification, summary = describe_change("compile", text, text.replace("recompiles: 0", "recompiles: 1"))
     assert (classification, summary) == ("structural", ["recompiles 0 → 1"])
+
+
+def test_every_section_of_a_multi_graph_artifact_is_parsed():
+    # Inductor's post-grad artifact holds a forward and a backward graph.
+    text = (REPO / "snapshots/inductor/models/layer_norm/inductor_post_grad.txt").read_text()
+    backward = text.index("===== backward")
+    op = text.index("torch.ops.aten.mul.Tensor", backward)
+    changed = text[:op] + "torch.ops.aten.add.Tensor" + text[op + len("torch.ops.aten.mul.Tensor") :]
+    classification, summary = describe_change("inductor_post_grad", text, changed)
+    assert classification == "structural"
+    assert any(line.startswith("aten.add.Tensor ") for line in summary)
+    forward, backward_shape = parse_graph(text[:backward]), parse_graph(text[backward:])
+    both = parse_graph(text)
+    assert both.ops == forward.ops + backward_shape.ops
+    assert len(both.outputs) == len(forward.outputs) + len(backward_shape.outputs)
