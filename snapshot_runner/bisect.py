@@ -114,36 +114,39 @@ class Bisector:
         target: Target,
         capture_at: CaptureAt,
         *,
-        cases_dir: str,
         prefetch: Callable[[list[str]], None] | None = None,
     ) -> None:
         self.store = store
         self.target = target
         self.capture_at = capture_at
         self.prefetch = prefetch
-        self.cases_dir = cases_dir
         self.runs: dict[str, RunInfo] = {}
         self.captured_ends = 0
+        # Set by the ends: versions are compared on the device the ends ran on.
+        self.device: str | None = None
 
     # --- judging one version -------------------------------------------------------
 
-    def _runs_of(self, version: str) -> list[RunInfo]:
-        return [
-            r
-            for r in self.store.runs(include_incomplete=False)
-            if base_version(r.environment["torch_version"]) == version
-        ]
+    def _history(self) -> list[RunInfo]:
+        """Complete runs holding the case with an ``ok`` result, newest first, on the ends' device.
+
+        A case error is never reused: like a failed install, it may work tomorrow.
+        """
+        runs = self.store.runs_with_case(self.target.case, status="ok")
+        return [r for r in runs if _parses(r.environment["torch_version"]) and self.device in (None, r.environment["device"])]
+
+    def _judge_run(self, run: RunInfo, version: str, *, reused: bool) -> Probe:
+        self.runs[version] = run
+        result = self.store.results(run.id)[self.target.case]
+        value = self.target.value(result)
+        reason = None if value else f"case {result.status} at torch {version}: {result.error or f'no artifact {self.target.key}'}"
+        return Probe(value, reason, reused=reused)
 
     def known(self, version: str) -> Probe | None:
-        """The newest complete run of ``version`` holding the case, if any."""
-        for run in self._runs_of(version):
-            result = self.store.results(run.id).get(self.target.case)
-            if result is not None:
-                self.runs[version] = run
-                value = self.target.value(result)
-                reason = None if value else f"case {result.status} at torch {version}: {result.error or 'no such artifact'}"
-                return Probe(value, reason, reused=True)
-        return None
+        """The newest run of ``version`` in the history, if any."""
+        wanted = parse_version(version)
+        run = next((r for r in self._history() if parse_version(r.environment["torch_version"]) == wanted), None)
+        return self._judge_run(run, version, reused=True) if run else None
 
     def probe(self, version: str) -> Probe:
         known = self.known(version)
@@ -156,6 +159,8 @@ class Bisector:
         result = next((r for r in report.cases if r.name == self.target.case), None)
         if result is None:
             return Probe(None, f"case {self.target.case} not found with torch {version}")
+        if result.status != "ok":  # a skip, not a verdict: not stored
+            return Probe(None, f"case {result.status} at torch {version}: {result.error}")
         run_id = self.store.begin_run(
             environment=report.environment,
             label=f"bisect {self.target.case}",
@@ -169,32 +174,32 @@ class Bisector:
         self.store.finish_run(run_id)
         run = self.store.run(run_id)
         assert run is not None
-        self.runs[version] = run
-        value = self.target.value(self.store.results(run_id)[result.name])
-        reason = None if value else f"case {result.status} at torch {version}: {result.error or 'no such artifact'}"
-        return Probe(value, reason)
+        return self._judge_run(run, version, reused=False)
 
     # --- the ends ------------------------------------------------------------------
 
     def end(self, ref: str, which: str) -> End:
         """A run id or label names a run; anything else is a torch version."""
-        run: RunInfo | None = None
-        if ref.isdigit() or not _is_version(ref):
+        if ref.isdigit() or not _parses(ref):
             try:
                 run = resolve_run(self.store, ref)
             except DriftError as exc:
                 raise BisectError(f"--{which} {ref}: {exc}") from None
             version = base_version(run.environment["torch_version"])
-            result = self.store.results(run.id).get(self.target.case)
-            probe = Probe(self.target.value(result), reused=True) if result else Probe(None, f"run {run.id} has no case {self.target.case}")
-            self.runs[version] = run
+            if self.target.case not in self.store.results(run.id):
+                raise BisectError(f"--{which} {ref}: run {run.id} has no case {self.target.case}")
+            probe = self._judge_run(run, version, reused=True)
         else:
             version = base_version(ref)
             probe = self.probe(version)
             self.captured_ends += not probe.reused and probe.value is not None
-            run = self.runs.get(version)
-        if probe.value is None or run is None:
+        if probe.value is None:
             raise BisectError(f"--{which} {ref}: cannot judge it: {probe.skip_reason}")
+        run = self.runs[version]
+        device = run.environment["device"]
+        if self.device not in (None, device):
+            raise BisectError(f"--good ran on {self.device} and --bad on {device}: bisect compares runs of one device")
+        self.device = device
         return End(ref, version, run, probe.value)  # type: ignore[arg-type]
 
     # --- the whole bisect ------------------------------------------------------------
@@ -202,7 +207,7 @@ class Bisector:
     def candidates(self, good: str, bad: str, extra: Sequence[str]) -> list[str]:
         """The history's versions holding the case strictly between the ends, plus ``extra``."""
         low, high = parse_version(good), parse_version(bad)
-        recorded = {r.environment["torch_version"] for r in self.store.runs(include_incomplete=False)}
+        recorded = [r.environment["torch_version"] for r in self._history()]
         inside = [v for v in order_versions([*recorded, *extra]) if low < parse_version(v) < high]
         return [good, *inside, bad]
 
@@ -235,7 +240,7 @@ class Bisector:
         )
 
 
-def _is_version(text: str) -> bool:
+def _parses(text: str) -> bool:
     try:
         parse_version(text)
     except ValueError:

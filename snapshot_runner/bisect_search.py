@@ -37,8 +37,11 @@ def base_version(text: str) -> str:
 
 
 def order_versions(versions: Iterable[str]) -> list[str]:
-    """Distinct versions (local tags dropped), oldest first."""
-    return sorted({base_version(v) for v in versions}, key=parse_version)
+    """Distinct versions (local tags dropped; ``2.14`` is ``2.14.0``), oldest first."""
+    distinct: dict[Version, str] = {}
+    for text in versions:
+        distinct.setdefault(parse_version(text), base_version(text))
+    return [distinct[v] for v in sorted(distinct)]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 import shlex
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -113,6 +114,19 @@ def _prefetcher(args: argparse.Namespace, err: TextIO) -> Iterator[Callable[[lis
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+def _check_case_source(case: str, cases_dir: Path) -> None:
+    """Catch a mistyped case name before any torch is installed for it.
+
+    Read as text: the host need not import torch (nor the cases) to bisect.
+    """
+    module, _, function = case.partition("::")
+    path = cases_dir.joinpath(*module.split(".")).with_suffix(".py")
+    if not function or not path.is_file():
+        raise CliError(f"unknown case {case!r}: no case module {path} (names are <module>::<function>, see `snapshot-runner list`)")
+    if not re.search(rf"^def {re.escape(function)}\(", path.read_text(encoding="utf-8"), re.MULTILINE):
+        raise CliError(f"unknown case {case!r}: {path} defines no function {function}")
+
+
 def cmd_bisect(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from .bisect import BisectError, Bisector, CaptureFailed, Target
     from .reports.bisect import renderer
@@ -132,9 +146,9 @@ def cmd_bisect(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     with open_store(args.db) as store, _prefetcher(args, err) as prefetch:
         if case not in store.case_names():
-            known = f"{len(store.case_names())} recorded cases"
-            print(f"note: {case} is not in {store.url} ({known}); every version will be captured", file=err)
-        bisector = Bisector(store, Target(case, key or None), capture_at, cases_dir=args.cases_dir, prefetch=prefetch)
+            _check_case_source(case, Path(args.cases_dir))
+            print(f"note: {case} is not in {store.url}; every version will be captured", file=err)
+        bisector = Bisector(store, Target(case, key or None), capture_at, prefetch=prefetch)
         try:
             report = bisector.run(args.good, args.bad, versions, every_change=args.every_change, command=_command_line(args, versions, store.url))
         except BisectError as exc:

@@ -433,6 +433,20 @@ class Store:
             for r in runs
         ]
 
+    def runs_with_case(self, case: str, *, status: str | None = None) -> list[RunInfo]:
+        """Complete runs (of any kind) holding ``case``, with that status if given; newest first."""
+        with self.session() as session:
+            query = (
+                select(Run)
+                .join(CaseOutcome, CaseOutcome.run_id == Run.id)
+                .join(StoredCase, StoredCase.id == CaseOutcome.case_id)
+                .where(StoredCase.name == case, Run.status == RUN_COMPLETE)
+                .order_by(Run.id.desc())
+            )
+            if status:
+                query = query.where(CaseOutcome.status == status)
+            return self._run_infos(session, session.scalars(query).all())
+
     def results(self, run_id: int) -> dict[str, StoredResult]:
         """Every case of a run, by name."""
         with self.session() as session:

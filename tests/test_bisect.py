@@ -94,3 +94,42 @@ def test_bad_input_is_one_line(db, argv, message):
     code, out, err = bisect(db, *argv)
     assert code == 2 and out == ""
     assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("subclasses.two_tensor::no_such_case", "defines no function no_such_case"),
+        ("no.such.module::case", "no case module"),
+    ],
+)
+def test_a_mistyped_case_fails_before_any_install(db, name, message):
+    code, _, err = run("bisect", name, "--good", "2.12.0", "--bad", "2.99.0", "--db", db, "--cases-dir", str(CASES))
+    assert code == 2 and message in err and "capturing" not in err
+
+
+def test_a_case_error_is_a_skip_that_is_tried_again(db):
+    """A version whose capture errors is skipped, not stored: the next bisect tries it again."""
+    from snapshot_runner.bisect import Bisector, Target
+    from snapshot_runner.results import CaptureReport, CaseResult
+    from snapshot_runner.store import Store
+
+    tried: list[str] = []
+
+    def capture_at(version: str) -> CaptureReport:
+        tried.append(version)
+        environment = {"torch_version": f"{version}+cpu", "device": "cpu", "python": "3.11", "platform": "Linux"}
+        return CaptureReport(environment, [CaseResult(CASE, "error", error="RuntimeError: out of memory")])
+
+    store = Store.open(db)
+    try:
+        before = len(store.runs())
+        for _ in range(2):
+            report = Bisector(store, Target(CASE, "aot_forward"), capture_at).run("2.12.0", "2.13.0", ["2.12.5"], every_change=True, command="")
+            verdict = report.search.verdicts["2.12.5"]
+            assert (verdict.verdict, verdict.reused) == ("skip", False)
+            assert "case error at torch 2.12.5: RuntimeError: out of memory" in verdict.detail
+        assert tried == ["2.12.5", "2.12.5"]
+        assert len(store.runs()) == before  # nothing recorded as a verdict
+    finally:
+        store.close()

@@ -40,6 +40,7 @@ def test_pep440_orders_nightlies_and_releases_together():
         "2.10.0.dev20251015",
         "2.10.0",
     ]
+    assert order_versions(["2.14", "2.14.0", "2.14.0+cu130"]) == ["2.14"]  # one version, written three ways
     with pytest.raises(VersionError, match="not a torch version: 'banana'"):
         order_versions(["banana"])
 
