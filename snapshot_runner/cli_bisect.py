@@ -14,6 +14,7 @@ from typing import TextIO
 
 from .cli import EXIT_OK, CliError, add_target_options, capture_report
 from .cli_history import open_store
+from .redact import redact_url
 from .results import CaptureReport
 
 EXIT_NOTHING_TO_BISECT = 0
@@ -64,13 +65,13 @@ def _command_line(args: argparse.Namespace, versions: list[str], db_url: str) ->
         parts.append("--all")
     if args.prefetch:
         parts.append("--prefetch")
-    for option in ("index_url", "envs_dir"):
-        if getattr(args, option):
-            parts += [f"--{option.replace('_', '-')}", getattr(args, option)]
-    for link in args.find_links:
-        parts += ["--find-links", link]
-    for url in args.extra_index_url:
-        parts += ["--extra-index-url", url]
+    # Index options with their credentials masked: this line goes into issue comments.
+    index = [("--index-url", args.index_url)] if args.index_url else []
+    index += [("--extra-index-url", url) for url in args.extra_index_url] + [("--find-links", link) for link in args.find_links]
+    for flag, value in index:
+        parts += [flag, redact_url(value)]
+    if args.envs_dir:
+        parts += ["--envs-dir", args.envs_dir]
     if args.cases_dir != "cases":
         parts += ["--cases-dir", args.cases_dir]
     return shlex.join(parts)

@@ -14,7 +14,6 @@ import datetime as dt
 import hashlib
 import json
 import os
-import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -39,6 +38,7 @@ from .models import (
     Run,
     StoredCase,
 )
+from .redact import redact_url, scrub
 from .results import CaseResult
 
 DEFAULT_URL = "sqlite:///db/history.sqlite"
@@ -59,10 +59,7 @@ def database_url(given: str | None) -> str:
 
 def masked(url: str) -> str:
     """The URL with its password replaced by ``***``, even when it does not parse."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except (ArgumentError, ValueError):  # ValueError: e.g. a port that is not a number
-        return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+    return redact_url(url)
 
 
 def sha256(text: str) -> str:
@@ -257,10 +254,10 @@ class Store:
         except DBAPIError as exc:
             engine.dispose()
             what = "is not a database" if "not a database" in str(exc.orig) else "cannot be opened"
-            raise StoreError(f"{masked(url)} {what}: {_first_line(exc)}") from None
+            raise StoreError(f"{masked(url)} {what}: {scrub(_first_line(exc), url)}") from None
         except SQLAlchemyError as exc:
             engine.dispose()
-            raise StoreError(f"{masked(url)} cannot be opened: {_first_line(exc)}") from None
+            raise StoreError(f"{masked(url)} cannot be opened: {scrub(_first_line(exc), url)}") from None
         return cls(engine)
 
     def close(self) -> None:

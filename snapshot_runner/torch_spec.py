@@ -11,6 +11,8 @@ from pathlib import Path
 
 from packaging.version import InvalidVersion, Version
 
+from .redact import redact_url
+
 # "2.14.1", "torch==2.14.1", "torch == 2.10.0.dev20251015"; nothing looser, since
 # an environment must hold exactly one torch for its key to mean anything.
 _SPEC = re.compile(r"^\s*(?:torch\s*==\s*)?(?P<version>[^\s=<>!~,;]+)\s*$")
@@ -69,5 +71,6 @@ class TorchSpec:
         return key
 
     def describe(self) -> str:
-        return " ".join([self.requirement, *self.installer_args()])
+        """For people (``envs list``, the env's marker file): index credentials masked."""
+        return " ".join([self.requirement, *map(redact_url, self.installer_args())])
 
