@@ -138,4 +138,4 @@ def test_a_case_error_is_a_skip_that_is_tried_again(db):
 def test_the_reproduce_line_masks_index_credentials(db):
     code, text, err = bisect(db, "--good", "2.12.0", "--bad", "2.13.0", "--index-url", "https://user:hunter22@mirror.example/simple")
     assert code == 0, err
-    assert "--index-url https://user:***@mirror.example/simple" in text and "hunter22" not in text + err
+    assert "--index-url 'https://user:***@mirror.example/simple'" in text and "hunter22" not in text + err
