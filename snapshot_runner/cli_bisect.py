@@ -145,7 +145,7 @@ def cmd_bisect(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         except CliError as exc:
             raise CaptureFailed(str(exc)) from None
 
-    with open_store(args.db) as store, _prefetcher(args, err) as prefetch:
+    with open_store(args.db, create=True) as store, _prefetcher(args, err) as prefetch:
         if case not in store.case_names():
             _check_case_source(case, Path(args.cases_dir))
             print(f"note: {case} is not in {store.url}; every version will be captured", file=err)

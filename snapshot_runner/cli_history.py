@@ -62,14 +62,15 @@ def add_commands(sub: argparse._SubParsersAction, selection: Callable[[argparse.
 
 
 @contextlib.contextmanager
-def open_store(url: str | None) -> Iterator:  # type: ignore[type-arg]
+def open_store(url: str | None, *, create: bool = False) -> Iterator:  # type: ignore[type-arg]
+    """The history database for a command; only commands that write may create it."""
     # Imported here: `capture` on a GPU box runs this CLI without SQLAlchemy.
     from sqlalchemy.exc import SQLAlchemyError
 
     from .store import Store, StoreError
 
     try:
-        store = Store.open(url)
+        store = Store.open(url, create=create)
     except StoreError as exc:
         raise CliError(str(exc)) from None
     try:
@@ -166,7 +167,7 @@ class _RunRecorder:
 
 
 def cmd_record(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    with open_store(args.db) as store:
+    with open_store(args.db, create=True) as store:
         recorder = _RunRecorder(store, args.label, err)
         if args.from_json:
             report = _load_report(args.from_json)

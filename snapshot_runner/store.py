@@ -74,9 +74,12 @@ def _first_line(exc: BaseException) -> str:
 # --- engines ---------------------------------------------------------------------
 
 
-def _sqlite_engine(url: str) -> Engine:
+def _sqlite_engine(url: str, create: bool) -> Engine:
     path = make_url(url).database
     if path and path != ":memory:":
+        if not create and not Path(path).exists():
+            # A typo in --db must not leave an empty database behind.
+            raise StoreError(f"no database at {path}: record a run first, or check --db / ${URL_VARIABLE}")
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url)
 
@@ -103,7 +106,8 @@ def _sqlite_engine(url: str) -> Engine:
     return engine
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, create: bool = True) -> Engine:
+    """An engine for ``url``; a SQLite file is made only when ``create``."""
     try:
         parsed = make_url(url)
     except (ArgumentError, ValueError):
@@ -114,7 +118,7 @@ def make_engine(url: str) -> Engine:
         url = parsed.render_as_string(hide_password=False)
     try:
         if parsed.get_backend_name() == "sqlite":
-            return _sqlite_engine(url)
+            return _sqlite_engine(url, create)
         connect_args = {"connect_timeout": 10} if parsed.get_backend_name() == "postgresql" else {}
         return create_engine(url, connect_args=connect_args, pool_pre_ping=True)
     except NoSuchModuleError:
@@ -243,9 +247,10 @@ class Store:
         self._sessions = sessionmaker(engine, expire_on_commit=False)
 
     @classmethod
-    def open(cls, url: str | None = None) -> Store:
+    def open(cls, url: str | None = None, *, create: bool = True) -> Store:
+        """Open (and migrate) the database; with ``create=False`` a missing SQLite file is an error."""
         url = database_url(url)
-        engine = make_engine(url)
+        engine = make_engine(url, create=create)
         try:
             migrate(engine)
         except StoreError:

@@ -269,3 +269,11 @@ def test_an_empty_selection_records_nothing(tmp_path):
     code, _, err = run("record", "--cases-dir", str(CASES), "-k", "no-case-has-this-name", "--db", db)
     assert code == 2 and "no cases selected" in err
     assert run("runs", "--db", db)[2].startswith("no runs")
+
+
+@pytest.mark.parametrize("argv", [["runs"], ["drift", "--from", "latest", "--to", "previous"], ["history", "a::b"]])
+def test_read_commands_never_create_a_database(tmp_path, argv):
+    typo = tmp_path / "histroy.sqlite"
+    code, _, err = run(*argv, "--db", f"sqlite:///{typo}")
+    assert code == 2 and f"no database at {typo}" in err
+    assert not typo.exists()
