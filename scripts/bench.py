@@ -1,76 +1,163 @@
 """`make bench`: capture speed as medians of several runs.
 
-1. The tool's capture of every case (one warm process, resets between cases)
-   against a bare loop that compiles the same cases with a recording backend
-   and no tool around it (no eager check, no guards, no normalization).
-2. `make snapshot` under `pytest -n 2` against serial.
+1. Capture: the tool against a bare loop, each run in a fresh interpreter
+   (``scripts/bench.py --side tool|bare``), the two sides alternating.
 
-Each measurement runs in a fresh interpreter; runs of the two sides alternate.
+   Both sides, before their clock starts (``_prelude``): one throwaway
+   Inductor compile, which imports Dynamo, AOTAutograd and Inductor and
+   probes the C++ compiler and vector ISA (seconds that either side pays once
+   per process, whatever it does per case), and discovery of the cases. The
+   clock then covers the loop over all cases in that one warm process.
+
+   * tool: ``capture_cases`` on every case: skip check, reset of the compiler
+     state and counters, a fresh copy of the case module, the case config,
+     compile with the recording backend (Dynamo graph, AOT graphs; for
+     Inductor also its post-grad graphs, kernel provenance tracking and the
+     kernel summary, the generated code where asked), a second build of the
+     case run eagerly (with backward) and compared with the compiled outputs
+     and grads, guard trees, compile summary, canonical normalization.
+   * bare: what a user would write by hand to get the graphs, and no more.
+     Per case: the tool's skip rule (``capture.skip_reason``), ``torch._dynamo
+     .reset()``, the same config (``capture.case_config``: the case's
+     ``config``, and for Inductor the same no-cache / pinned-threads and ISA
+     settings, without the tool's kernel provenance tracking), the same RNG
+     seeding (``torch.manual_seed(0)`` before the factory and before each
+     call), ``torch.compile`` with the case's ``dynamic``/``fullgraph`` and a
+     backend of the case's kind that keeps the text of each graph
+     (``print_readable``): ``eager``: the Dynamo graph; ``aot_eager``: the
+     Dynamo graph, then AOTAutograd with the same partitioner and options
+     keeping the forward and backward graphs; ``inductor``: the Dynamo graph,
+     then Inductor's ``compile_fx`` whose inner compile keeps the post-grad
+     graph (``gm`` after ``compile_fx_inner``, which rewrites it in place) and
+     the generated code (``source_code`` of its result). Each call's outputs are backpropagated as
+     the tool does (``capture.run_backward``). No eager run, no comparison, no
+     guards, no summary, no normalization, no fresh module copy.
+
+   The bench stops if the tool reports an error or mismatch, or if the two
+   sides ran different numbers of cases.
+
+2. ``make snapshot`` (the golden test) under ``pytest -n 2`` against serial,
+   wall time of the whole command.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
+CASES = "cases"
 RUNS = 3
 
-TOOL = """
-import json, time
-from snapshot_runner.discovery import discover
-from snapshot_runner.capture import capture_cases
-from snapshot_runner.normalize import Context
-found = discover("cases")
-start = time.perf_counter()
-results = capture_cases(found.cases, ctx=Context.current("cases"))
-print(json.dumps({"seconds": time.perf_counter() - start, "cases": len(results)}))
-"""
 
-BARE = """
-import json, time, torch
-import torch.utils._pytree as pytree
-from torch._dynamo.backends.common import aot_autograd
-from torch._functorch._aot_autograd.utils import make_boxed_compiler
-from torch._functorch.compilers import min_cut_rematerialization_partition
-from snapshot_runner.discovery import discover
-found = discover("cases")
-texts = []
-def keep(gm, _):
-    texts.append(gm.print_readable(print_output=False))
-    return gm
-aot = aot_autograd(fw_compiler=make_boxed_compiler(keep), bw_compiler=make_boxed_compiler(keep),
-                   partition_fn=min_cut_rematerialization_partition, keep_inference_input_mutations=True)
-def record(gm, inputs):
-    texts.append(gm.print_readable(print_output=False))
-    return aot(gm, inputs)
-def record_eager(gm, inputs):
-    texts.append(gm.print_readable(print_output=False))
-    return gm.forward
-start = time.perf_counter()
-for case in found.cases:
+def _prelude() -> list[Any]:
+    """Warm the process up the same way for both sides, off the clock."""
+    import torch
+
+    from snapshot_runner.capture import config_patches
+    from snapshot_runner.discovery import discover
+    from snapshot_runner.inductor import compile_config
+
+    # One throwaway Inductor compile (caches off, so it writes nothing) imports
+    # the compiler stacks and probes the C++ compiler and vector ISA.
+    with config_patches(compile_config()):
+        torch.compile(lambda x: x.sin() + 1, backend="inductor")(torch.ones(8))
     torch._dynamo.reset()
-    torch.manual_seed(0)
-    fn, args = case()
-    calls = args if isinstance(args, list) else [args]
-    backend = record_eager if case.options.backend == "eager" else record
-    compiled = torch.compile(fn, backend=backend, dynamic=case.options.dynamic, fullgraph=case.options.fullgraph)
-    for call in calls:
-        out = compiled(*call)
-        if case.options.backward:
-            for t in pytree.tree_leaves(out):
-                if isinstance(t, torch.Tensor) and t.requires_grad:
-                    (t.values() if t.is_nested else t).sum().backward(retain_graph=True)
-print(json.dumps({"seconds": time.perf_counter() - start, "cases": len(found.cases)}))
-"""
+    return discover(CASES).cases
 
 
-def _python(code: str) -> dict[str, float]:
-    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+def tool_side(cases: list[Any]) -> int:
+    from snapshot_runner.capture import capture_cases
+    from snapshot_runner.normalize import Context
+
+    results = capture_cases(cases, ctx=Context.current(CASES))
+    failed = [r.name for r in results if r.status in ("error", "mismatch")]
+    if failed:
+        raise SystemExit(f"cases failed: {', '.join(failed)}")
+    return sum(r.status != "skipped" for r in results)
+
+
+def bare_side(cases: list[Any]) -> int:
+    import torch
+    from torch._dynamo.backends.common import aot_autograd
+    from torch._functorch._aot_autograd.utils import make_boxed_compiler
+    from torch._functorch.compilers import min_cut_rematerialization_partition
+    from torch._inductor.compile_fx import compile_fx, compile_fx_inner
+
+    from snapshot_runner.capture import case_config, config_patches, run_backward, skip_reason
+
+    texts: list[str] = []
+
+    def keep(gm: torch.fx.GraphModule, _inputs: Any) -> Any:
+        texts.append(gm.print_readable(print_output=False))
+        return gm
+
+    aot = aot_autograd(
+        fw_compiler=make_boxed_compiler(keep),
+        bw_compiler=make_boxed_compiler(keep),
+        partition_fn=min_cut_rematerialization_partition,
+        keep_inference_input_mutations=True,
+    )
+
+    def inductor_inner(gm: torch.fx.GraphModule, inputs: Any, **kwargs: Any) -> Any:
+        compiled = compile_fx_inner(gm, inputs, **kwargs)
+        # Post-grad passes rewrote gm in place: the graph Inductor lowered.
+        texts.append(gm.print_readable(print_output=False))
+        texts.append(compiled.source_code)
+        return compiled
+
+    def recorder(kind: str) -> Any:
+        def backend(gm: torch.fx.GraphModule, inputs: Any) -> Any:
+            texts.append(gm.print_readable(print_output=False))
+            if kind == "eager":
+                return gm.forward
+            if kind == "inductor":
+                return compile_fx(gm, inputs, inner_compile=inductor_inner)
+            return aot(gm, inputs)
+
+        return backend
+
+    ran = 0
+    for case in cases:
+        if skip_reason(case):
+            continue
+        opts = case.options
+        torch._dynamo.reset()
+        with config_patches(case_config(case, kernel_provenance=False)):
+            torch.manual_seed(0)
+            fn, args = case()
+            backend = recorder(opts.backend)
+            compiled = torch.compile(fn, backend=backend, dynamic=opts.dynamic, fullgraph=opts.fullgraph)
+            for call in args if isinstance(args, list) else [args]:
+                torch.manual_seed(0)
+                out = compiled(*call)
+                if opts.backward:
+                    run_backward(out, opts.backward if callable(opts.backward) else None)
+        ran += 1
+    return ran
+
+
+SIDES = {"tool": tool_side, "bare": bare_side}
+
+
+def _run_side(name: str) -> None:
+    cases = _prelude()
+    start = time.perf_counter()
+    ran = SIDES[name](cases)
+    seconds = time.perf_counter() - start
+    print(json.dumps({"seconds": seconds, "cases": len(cases), "ran": ran}))
+
+
+def _side(name: str) -> dict[str, float]:
+    proc = subprocess.run([sys.executable, __file__, "--side", name], cwd=REPO, capture_output=True, text=True)
+    if proc.returncode:
+        raise SystemExit(f"bench side {name!r} failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
@@ -80,27 +167,40 @@ def _wall(cmd: list[str]) -> float:
     return time.perf_counter() - start
 
 
+def _runs(values: list[float]) -> str:
+    return ", ".join(f"{x:.2f}" for x in values)
+
+
 def main() -> None:
     tool, bare = [], []
     for _ in range(RUNS):
-        tool.append(_python(TOOL)["seconds"])
-        bare.append(_python(BARE)["seconds"])
-    cases = _python("from snapshot_runner.discovery import discover; import json; print(json.dumps({'seconds': 0, 'cases': len(discover('cases').cases)}))")["cases"]
+        tool.append(_side("tool"))
+        bare.append(_side("bare"))
+    if {(r["cases"], r["ran"]) for r in tool + bare} != {(tool[0]["cases"], tool[0]["ran"])}:
+        raise SystemExit(f"the two sides ran different cases: {tool + bare}")
     serial, parallel = [], []
     pytest = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_goldens.py"]
     for _ in range(2):
         serial.append(_wall(pytest))
         parallel.append(_wall([*pytest, "-n", "2"]))
-    t, b = statistics.median(tool), statistics.median(bare)
+    t = statistics.median(r["seconds"] for r in tool)
+    b = statistics.median(r["seconds"] for r in bare)
     s, p = statistics.median(serial), statistics.median(parallel)
-    print(f"cases: {int(cases)}   runs: {RUNS} (capture), 2 (snapshot)")
-    print(f"capture, tool (median):       {t:7.2f} s   runs: {', '.join(f'{x:.2f}' for x in tool)}")
-    print(f"capture, bare loop (median):  {b:7.2f} s   runs: {', '.join(f'{x:.2f}' for x in bare)}")
+    skipped = tool[0]["cases"] - tool[0]["ran"]
+    print(f"cases: {tool[0]['cases']} ({skipped} skipped here)   runs: {RUNS} (capture), 2 (snapshot)")
+    print(f"capture, tool (median):       {t:7.2f} s   runs: {_runs([r['seconds'] for r in tool])}")
+    print(f"capture, bare loop (median):  {b:7.2f} s   runs: {_runs([r['seconds'] for r in bare])}")
     print(f"ratio tool / bare:            {t / b:7.3f}   (target <= 1.10)")
-    print(f"make snapshot, serial:        {s:7.2f} s   runs: {', '.join(f'{x:.2f}' for x in serial)}")
-    print(f"make snapshot, -n 2:          {p:7.2f} s   runs: {', '.join(f'{x:.2f}' for x in parallel)}")
+    print(f"make snapshot, serial:        {s:7.2f} s   runs: {_runs(serial)}")
+    print(f"make snapshot, -n 2:          {p:7.2f} s   runs: {_runs(parallel)}")
     print(f"speed-up -n 2 vs serial:      {s / p:7.2f}x")
 
 
 if __name__ == "__main__":
-    main()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--side", choices=sorted(SIDES), help="run one side once and print its JSON")
+    side = parser.parse_args().side
+    if side:
+        _run_side(side)
+    else:
+        main()

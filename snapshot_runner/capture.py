@@ -24,6 +24,7 @@ from .case import Case
 from .discovery import fresh_copy
 from .graph_text import readable
 from .inductor import capture_config as inductor_capture_config
+from .inductor import compile_config as inductor_compile_config
 from .inductor import inductor_compiler
 from .normalize import Context, normalize_all
 from .results import CaseResult
@@ -103,6 +104,16 @@ def _config_module(dotted: str) -> tuple[Any, str]:
             continue
         return module, ".".join(parts[cut:])
     raise ValueError(f"unknown config {dotted!r}: no such module")
+
+
+def case_config(case: Case, *, kernel_provenance: bool = True) -> dict[str, Any]:
+    """The config a case runs under: for Inductor the capture settings (with
+    ``kernel_provenance``, the tracking our kernel summary needs; ``make bench``'s
+    bare loop leaves it out), then the case's own ``config`` on top."""
+    if case.options.backend != "inductor":
+        return case.options.config
+    base = inductor_capture_config() if kernel_provenance else inductor_compile_config()
+    return {**base, **case.options.config}
 
 
 @contextlib.contextmanager
@@ -337,13 +348,12 @@ def capture_case(case: Case, *, level: str = "canonical", ctx: Context | None = 
 def _run(case: Case, codes: list[Any], ctx: Context) -> CaseResult:
     opts = case.options
     recorder = Recorder(opts.backend, keep_inductor_code=opts.inductor_code)
-    config = {**inductor_capture_config(), **opts.config} if opts.backend == "inductor" else opts.config
     stage = "factory"
     seconds = 0.0
     mismatch: str | None = None
     loss = opts.backward if callable(opts.backward) else None
     try:
-        with config_patches(config):
+        with config_patches(case_config(case)):
             fn, calls = _build(case)
             eager_fn, eager_calls = _build(case)
             stage = "compile"

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib.util
 import sys
 import traceback
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from types import CodeType
 
 from .case import Case
 
@@ -88,6 +90,11 @@ def _import_module(cases_dir: Path, path: Path) -> object:
     return module
 
 
+@functools.lru_cache(maxsize=64)
+def _module_code(path: str, source: bytes) -> CodeType:
+    return compile(source, path, "exec", dont_inherit=True)
+
+
 def fresh_copy(case: Case) -> Case:
     """The same case from a newly executed copy of its module (new globals)."""
     if not case.source_file or "::" not in case.name:
@@ -95,7 +102,12 @@ def fresh_copy(case: Case) -> Case:
     spec = importlib.util.spec_from_file_location(f"{MODULE_PREFIX}_run.{case.module}", case.source_file)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    # What the loader's exec_module does, minus compiling the source once per
+    # case (without .pyc files, e.g. PYTHONDONTWRITEBYTECODE, that was most of
+    # the copy's cost). Keyed by the source, so an edited file is recompiled;
+    # shared code objects are fine as torch._dynamo.reset() drops every cache
+    # keyed by code, and the module's globals are still new.
+    exec(_module_code(case.source_file, Path(case.source_file).read_bytes()), module.__dict__)
     copy = getattr(module, case.function, None)
     return copy.with_location(case.name, case.source_file) if isinstance(copy, Case) else case
 

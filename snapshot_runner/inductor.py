@@ -58,18 +58,25 @@ def _provenance_config() -> dict[str, Any]:
     return {}
 
 
-def capture_config() -> dict[str, Any]:
-    """The config patches an Inductor capture runs under (names this torch knows)."""
+def compile_config() -> dict[str, Any]:
+    """``CAPTURE_CONFIG`` (names this torch knows): what decides the code Inductor
+    makes and that nothing comes from a cache. ``make bench``'s bare loop compiles
+    under it too."""
     import torch._inductor.config as inductor_config
 
     known = inductor_config._config  # type: ignore[attr-defined]
-    config = {
+    return {
         name: value
         for name, value in CAPTURE_CONFIG.items()
         if not name.startswith("torch._inductor.config.")
         or name.removeprefix("torch._inductor.config.") in known
     }
-    return {**config, **_provenance_config()}
+
+
+def capture_config() -> dict[str, Any]:
+    """The config patches an Inductor capture runs under: ``compile_config`` plus
+    the provenance tracking that ``inductor_kernels`` is read from."""
+    return {**compile_config(), **_provenance_config()}
 
 
 @contextlib.contextmanager

@@ -116,7 +116,8 @@ def case_paths(text: str, ctx: Context) -> str:
     text = text.replace(ctx.cases_dir + os.sep, "<cases>/")
     if ctx.torch_dir:
         short = _torch_short_path(ctx.cases_dir, ctx.torch_dir)
-        if short and short != ctx.cases_dir:
+        # The lookbehind regex is the slow part, and most texts lack the path.
+        if short and short != ctx.cases_dir and short + os.sep in text:
             text = re.sub(r"(?<![\w/.<-])" + re.escape(short + os.sep), "<cases>/", text)
     return text
 
@@ -129,7 +130,11 @@ def torch_paths(text: str, ctx: Context) -> str:
     return text.replace(ctx.torch_dir + os.sep, "<torch>/")
 
 
-_TORCH_LOCATION = re.compile(r"(?P<file>(?:<\w+>/)?[\w./-]+\.py):\d+(?= in \w)")
+# A path starts at ``<name>/`` or where a run of path characters starts: the
+# lookbehind gives the same matches as without it (a match inside a run would
+# also match from the run's start, which is tried first) but stops the engine
+# from rescanning the rest of every run from each of its characters.
+_TORCH_LOCATION = re.compile(r"(?P<file>(?:<\w+>/|(?<![\w./-]))[\w./-]+\.py):\d+(?= in \w)")
 
 
 @rule(GUARDS, SUMMARY)
