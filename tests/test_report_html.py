@@ -251,3 +251,17 @@ def test_chromium_screenshot_is_not_blank(reports):
     assert (width, height) == (1280, 2000)
     # Text, badges and grid colours: a blank page would be a handful of byte values.
     assert shot.stat().st_size > 40_000 and len(set(pixels)) > 100
+
+
+def test_a_fresh_capture_side_is_shown_as_one(reports):
+    page = reports["tmp"] / "capture.html"
+    selection = [a for n in CHOSEN for a in ("--case", n)]
+    python = str(REPO / ".venv" / "bin" / "python")
+    code, _, err = run("drift", "--db", reports["db"], "--from", str(reports["ids"][1]), "--python", python, "--cases-dir", str(CASES), *selection, "--format", "html", "--out", str(page))
+    assert code == 0, err
+    text = page.read_text(encoding="utf-8")
+    assert "fresh capture (not stored)" in text and '<div class="name">goldens</div>' not in text
+    grid = _grid(page)
+    assert grid.columns[-1] == "C"
+    # Same torch, same code: the capture's colours match run 2's on every row.
+    assert all(cells["C"] == cells[str(reports["ids"][1])] for cells in grid.rows.values())

@@ -22,7 +22,7 @@ from itertools import zip_longest
 from typing import Any
 
 from .. import __version__
-from ..drift import ADDED, CHANGED, REMOVED, STATUS_CHANGED, UNCHANGED, ArtifactDrift, CaseDrift, DriftReport, Side, VersionMatrix
+from ..drift import ADDED, CAPTURE, CHANGED, REMOVED, STATUS_CHANGED, UNCHANGED, ArtifactDrift, CaseDrift, DriftReport, Side, VersionMatrix
 
 # Diffs are context diffs; these bound the page for pathological texts (a
 # 20,000-line generated kernel added at once) while leaving real graphs whole.
@@ -160,20 +160,25 @@ def _script_hash() -> str:
 def _side_card(role: str, side: Side) -> str:
     d = side.description
     rows: list[tuple[str, str]] = []
-    if side.run_id is None:
+    if side.run_id is None and side.ref != CAPTURE:
         name = "goldens"
         rows += [("directory", d.get("snapshots") or "-"), ("recorded with", d.get("environment_line") or "no ENVIRONMENT file")]
     else:
         env = d.get("environment", {})
-        name = f"run {side.run_id}" + (f" · {d['label']}" if d.get("label") else "")
         torch = env.get("torch_version", "?") + (f" ({env['torch_git_sha'][:12]})" if env.get("torch_git_sha") else "")
         rows += [
             ("torch", torch),
             ("device", env.get("device") or "-"),
             ("python", f"{env.get('python') or '-'} · {env.get('platform') or '-'}"),
-            ("started", (d.get("started_at") or "-").replace("T", " ") + " UTC"),
-            ("status", f"{d.get('status')} · {d.get('cases_stored')}/{d.get('cases_expected')} cases"),
         ]
+        if side.ref == CAPTURE:
+            name = "fresh capture (not stored)"
+        else:
+            name = f"run {side.run_id}" + (f" · {d['label']}" if d.get("label") else "")
+            rows += [
+                ("started", (d.get("started_at") or "-").replace("T", " ") + " UTC"),
+                ("status", f"{d.get('status')} · {d.get('cases_stored')}/{d.get('cases_expected')} cases"),
+            ]
         rows += [(k, env[k]) for k in ("cuda", "triton", "gpu_name") if env.get(k)]
     items = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in rows)
     return f'<section class="side"><h4>{_e(role)} · {_e(side.ref)}</h4><div class="name">{_e(name)}</div><dl>{items}</dl></section>'
@@ -383,7 +388,8 @@ def _key_order(key: str) -> tuple[int, str]:
 
 
 def _columns(report: DriftReport, matrix: VersionMatrix) -> list[dict[str, Any]]:
-    """One column per run (oldest first), then one for a goldens side."""
+    """One column per run (oldest first), then one for each side that is not a run
+    (goldens ``G``, a fresh capture ``C``)."""
     sides = {report.before.run_id: "from", report.after.run_id: "to"}
     if report.before.run_id == report.after.run_id:
         sides = {report.before.run_id: "from/to"}
@@ -393,10 +399,10 @@ def _columns(report: DriftReport, matrix: VersionMatrix) -> list[dict[str, Any]]
         tip = f"run {run.id}" + (f" · {run.label}" if run.label else "") + f" · torch {env['torch_version']} · {env['device']} · {run.started_at:%Y-%m-%d %H:%M}"
         columns.append({"id": run.id, "head": str(run.id), "sub": run.label or env["torch_version"], "tip": tip, "side": sides.get(run.id)})
     for side, role in ((report.before, "from"), (report.after, "to")):
-        if side.run_id is None:
+        if side.run_id is None and not any(col.get("ref") == side.ref for col in columns):
             versions = {(case, key): digest for case, result in side.results.items() for key, digest in result.artifacts.items()}
-            columns.append({"id": "golden", "head": "G", "sub": "goldens", "tip": side.title, "side": role, "golden": versions})
-            break
+            head, sub = ("C", "capture") if side.ref == CAPTURE else ("G", "goldens")
+            columns.append({"id": side.ref, "ref": side.ref, "head": head, "sub": sub, "tip": side.title, "side": role, "versions": versions})
     return columns
 
 
@@ -441,12 +447,12 @@ def _grid(report: DriftReport) -> str:
     columns = _columns(report, matrix)
     names = {c.name for c in report.cases}
     changed_here = {(c.name, a.key) for c in report.cases for a in c.changed_artifacts}
-    keys = set(matrix.versions) | {k for col in columns if "golden" in col for k in col["golden"] if k[0] in names}
+    keys = set(matrix.versions) | {k for col in columns if "versions" in col for k in col["versions"] if k[0] in names}
     here: list[Row] = []
     elsewhere: list[Row] = []
     stable: list[tuple[tuple[str, str], str]] = []
     for row in sorted(keys, key=lambda k: (k[0], _key_order(k[1]))):
-        cells = [col["golden"].get(row) if "golden" in col else matrix.versions.get(row, {}).get(col["id"]) for col in columns]
+        cells = [col["versions"].get(row) if "versions" in col else matrix.versions.get(row, {}).get(col["id"]) for col in columns]
         if row in changed_here:
             here.append((row, cells))
         elif len(set(cells)) == 1 and cells[0] is not None:
@@ -454,7 +460,7 @@ def _grid(report: DriftReport) -> str:
         else:
             elsewhere.append((row, cells))
     most = max((len({c for c in cells if c}) for _, cells in here + elsewhere), default=1)
-    window = f"{sum(1 for c in columns if c['id'] != 'golden')} runs"
+    window = f"{sum(1 for c in columns if 'versions' not in c)} runs"
     parts = [
         "<style>" + "".join(f"table.grid td.k{n}{{background:{_version_colour(n)}}}" for n in range(1, most + 1)) + "</style>",
         '<p class="legend">Columns: the last runs of the database, oldest first (outlined: this report\'s sides). '
