@@ -50,7 +50,7 @@ def _versions(args: argparse.Namespace) -> list[str]:
             lines = Path(args.versions_file).read_text(encoding="utf-8").splitlines()
         except OSError as exc:
             raise CliError(f"--versions-file: {exc.strerror}: {args.versions_file}") from None
-        given += [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+        given += [line.strip() for line in lines if line.strip() and not line.strip().startswith("#")]
     try:
         return order_versions(given)
     except VersionError as exc:

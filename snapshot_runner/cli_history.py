@@ -48,7 +48,7 @@ def add_commands(sub: argparse._SubParsersAction, selection: Callable[[argparse.
     p_drift.add_argument("--fail-on-drift", action="store_true", help="exit 1 when anything changed")
     p_drift.add_argument("--matrix-runs", type=int, default=20, metavar="N", help="HTML: the cases × runs grid shows the last N complete runs (default: 20)")
     p_drift.add_argument("-k", dest="substring", default=None, metavar="SUBSTRING", help="only cases whose name contains it")
-    p_drift.add_argument("--case", action="append", default=[], metavar="NAME", help="with --python/--torch: capture only this case (repeatable)")
+    p_drift.add_argument("--case", action="append", default=[], metavar="NAME", help="only this case (repeatable; with --python/--torch, the cases captured)")
     p_drift.add_argument("--cases-dir", default="cases", help="with --python/--torch: directory of case modules (default: cases)")
     add_target_options(p_drift)
 
@@ -236,9 +236,10 @@ def cmd_drift(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             raise CliError(str(exc)) from None
         if capturing:
             sides.append(captured_side(capture_report(args, err, args.case, args.substring)))
-        if args.substring:
-            for side in sides:
-                side.results = {n: r for n, r in side.results.items() if args.substring in n}
+        for side in sides:
+            side.results = {
+                n: r for n, r in side.results.items() if (not args.case or n in args.case) and (not args.substring or args.substring in n)
+            }
         report = compare(*sides)
         # Only the HTML report draws the history grid; the others skip the query.
         if args.format == "html" and store is not None:

@@ -261,9 +261,25 @@ def _case_status(before: StoredResult | None, after: StoredResult | None, artifa
     return CHANGED if any(a.change != UNCHANGED for a in artifacts) else UNCHANGED
 
 
+def _compared_names(before: Side, after: Side) -> list[str]:
+    """The cases a report covers: all of both sides', but a case skipped on one
+    side and absent on the other (a GPU case on a CPU machine has no goldens
+    here), which was not compared at all."""
+    names = set(before.results) | set(after.results)
+    return sorted(
+        name
+        for name in names
+        if not any(
+            name not in one.results and (two.results[name].status == "skipped")
+            for one, two in ((before, after), (after, before))
+            if name in two.results
+        )
+    )
+
+
 def compare(before: Side, after: Side) -> DriftReport:
     cases = []
-    for name in sorted(set(before.results) | set(after.results)):
+    for name in _compared_names(before, after):
         old, new = before.results.get(name), after.results.get(name)
         artifacts = _artifact_changes(old, new)
         cases.append(CaseDrift(name, _case_status(old, new, artifacts), old and old.status, new and new.status, artifacts))

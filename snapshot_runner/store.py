@@ -124,7 +124,8 @@ def make_engine(url: str, *, create: bool = True) -> Engine:
     except NoSuchModuleError:
         raise StoreError(f"unsupported database URL {masked(url)}: no SQLAlchemy dialect {parsed.drivername!r}") from None
     except ImportError as exc:
-        raise StoreError(f"cannot use {masked(url)}: {exc} (pip install 'snapshot-runner[postgres]')") from None
+        hint = " (pip install 'snapshot-runner[postgres]')" if parsed.get_backend_name() == "postgresql" else ""
+        raise StoreError(f"cannot use {masked(url)}: {exc}{hint}") from None
 
 
 # --- schema ----------------------------------------------------------------------

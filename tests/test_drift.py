@@ -277,3 +277,30 @@ def test_read_commands_never_create_a_database(tmp_path, argv):
     code, _, err = run(*argv, "--db", f"sqlite:///{typo}")
     assert code == 2 and f"no database at {typo}" in err
     assert not typo.exists()
+
+
+def test_a_case_skipped_on_one_side_and_absent_on_the_other_is_not_compared(history, tmp_path):
+    report = json.loads(history["report"].read_text())
+    report["cases"].append({"name": "gpu.models::needs_cuda", "status": "skipped", "error": "requires cuda", "artifacts": {}})
+    path = tmp_path / "with-skip.json"
+    path.write_text(json.dumps(report))
+    db = f"sqlite:///{tmp_path / 'h.sqlite'}"
+    assert run("record", "--from-json", str(path), "--db", db)[0] == 0
+    result = drift_json(db, "--from", "golden", "--to", "latest", "--snapshots-dir", str(REPO / "snapshots"), "--case", CHOSEN[0], "--case", "gpu.models::needs_cuda")
+    assert [(c["name"], c["status"]) for c in result["cases"]] == [(CHOSEN[0], "unchanged")]
+
+
+def test_markdown_fits_a_comment_however_many_cases_changed(history):
+    from snapshot_runner.drift import ArtifactDrift, CaseDrift, DriftReport, Side
+    from snapshot_runner.reports.markdown import COMMENT_LIMIT, render
+
+    side = Side(ref="golden", description={}, results={}, read_texts=dict)
+    diff = "".join(f"-old line {i}\n+new line {i}\n" for i in range(40))
+    cases = [
+        CaseDrift(f"module_{i}::case_{i}", "changed", "ok", "ok", [ArtifactDrift("aot_forward", "changed", "structural", ["aten.mul.Tensor 1 → 2"], diff)])
+        for i in range(2000)
+    ]
+    text = render(DriftReport(side, side, cases))
+    assert len(text) <= COMMENT_LIMIT
+    assert "more changed case(s) left out to fit a comment" in text
+    assert text.index("| case | status |") < text.index("left out")

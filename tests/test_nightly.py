@@ -1,38 +1,53 @@
-"""`make nightly` (scripts/nightly.py) on a real database, twice: the first run
-is compared with the goldens, the second with the first."""
+"""`make nightly` (scripts/nightly.py) on a real database: the first night is
+compared with the goldens, the next with the previous night, over the same
+case selection; a case edited in between shows up as drift."""
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 import subprocess
 import sys
 
-from .conftest import REPO
+from .conftest import CASES, REPO
 
-SELECTION = ["--case", "subclasses.two_tensor::twotensor_view", "--case", "subclasses.torch_function::passthrough_add"]
+VIEW = "subclasses.two_tensor::twotensor_view"
+SELECTION = ["--case", VIEW, "--case", "subclasses.torch_function::passthrough_add"]
 
 
-def nightly(db: str, reports: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "scripts/nightly.py", "--db", db, "--reports", reports, "--bisect", *SELECTION]
+def nightly(db: str, reports: str, cases: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "scripts/nightly.py", "--db", db, "--reports", reports, "--bisect", "--cases-dir", cases, *SELECTION]
     return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONWARNINGS": "ignore"})
 
 
-def test_nightly_writes_reports_from_golden_then_from_previous(tmp_path):
-    db, reports = f"sqlite:///{tmp_path / 'h.sqlite'}", tmp_path / "reports"
+def test_nightly_compares_with_goldens_then_with_the_previous_night(tmp_path):
+    db, reports, cases = f"sqlite:///{tmp_path / 'h.sqlite'}", tmp_path / "reports", tmp_path / "cases"
+    shutil.copytree(CASES, cases)
     date = dt.date.today().isoformat()
 
-    first = nightly(db, str(reports))
+    first = nightly(db, str(reports), str(cases))
     assert first.returncode == 0, first.stderr
-    assert "(from golden)" in first.stderr
+    assert "(run 1 from golden)" in first.stderr
     markdown = (reports / f"drift-{date}.md").read_text()
     assert markdown.startswith("## Graph drift: goldens")
-    assert "**0** changed" in markdown and "**0** status-changed" in markdown
+    # Only the selected cases: the other goldens are not "removed".
+    assert "**2** unchanged (of 2 cases)" in markdown
     assert (reports / f"drift-{date}.html").read_text().startswith("<!DOCTYPE html>")
 
-    second = nightly(db, str(reports))
+    # Between the nights someone edits the case: y.view(...) becomes y.reshape(...).
+    module = cases / "subclasses" / "two_tensor.py"
+    source = module.read_text()
+    start = source.index("def twotensor_view()")
+    body = source[start : source.index("@case", start)]
+    assert "y.view(" in body
+    module.write_text(source.replace(body, body.replace("y.view(", "y.reshape(")))
+
+    second = nightly(db, str(reports), str(cases))
     assert second.returncode == 0, second.stderr
-    assert "(from previous)" in second.stderr
+    assert "(run 2 from run 1)" in second.stderr
     markdown = (reports / f"drift-{date}.md").read_text()
-    assert markdown.startswith("## Graph drift: run 1 'nightly-") and "No case changed." in markdown
-    assert not list(reports.glob("bisect-*"))  # nothing changed, nothing to bisect
+    assert markdown.startswith("## Graph drift: run 1 'nightly-")
+    assert "**1** changed" in markdown and f"| `{VIEW}` | changed |" in markdown
+    # Same torch both nights: the drift is the cases', not torch's.
+    assert "nothing to bisect" in second.stderr and not list(reports.glob("bisect-*"))

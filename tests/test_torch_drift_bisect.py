@@ -90,3 +90,28 @@ def test_drift_from_a_recorded_version_to_a_fresh_torch_capture(db):
     assert report["to"]["title"].startswith("capture: torch 2.14.1")
     view = next(c for c in report["cases"] if c["name"] == VIEW)
     assert {a["key"] for a in view["artifacts"] if a["change"] == "changed"} == {"aot_forward", "aot_backward"}
+
+
+def test_nightly_on_a_new_torch_bisects_the_new_drift(tmp_path):
+    """Night 1 on 2.13.0, night 2 on 2.14.1: the changed graphs are bisected
+    over the versions published in between (here 2.14.0)."""
+    import datetime as dt
+    import os
+    import subprocess
+    import sys
+
+    from .conftest import REPO
+
+    db, reports = f"sqlite:///{tmp_path / 'h.sqlite'}", tmp_path / "reports"
+    versions = tmp_path / "versions.txt"
+    versions.write_text("# published since the last night\n2.14.0\n")
+
+    def nightly(*extra: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "scripts/nightly.py", "--db", db, "--reports", str(reports), "--bisect", "--versions-file", str(versions), "--case", VIEW, *extra]
+        return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=900, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+
+    assert nightly().returncode == 0
+    second = nightly("--torch", "2.14.1")
+    assert second.returncode == 0, second.stderr
+    bisect = (reports / f"bisect-{dt.date.today().isoformat()}-{VIEW.replace('::', '_')}.md").read_text()
+    assert "**first bad: torch 2.14.0 (last good: 2.13.0)**" in bisect

@@ -42,7 +42,18 @@ def render(report: DriftReport) -> str:
         lines.append("No case changed.")
         return "\n".join(lines) + "\n"
     lines += ["| case | status | artifacts | classification | summary |", "|---|---|---|---|---|"]
-    lines += [_row(c) for c in changed]
+    size = sum(len(line) + 1 for line in lines)
+    rows = 0
+    for case in changed:
+        row = _row(case)
+        # The table comes first and is the part that must fit; keep room for the notes.
+        if size + len(row) + 1 > COMMENT_LIMIT - 500:
+            break
+        lines.append(row)
+        size += len(row) + 1
+        rows += 1
+    if rows < len(changed):
+        lines.append(f"\n_{len(changed) - rows} more changed case(s) left out to fit a comment; the HTML and JSON reports have them all._")
     lines.append("")
     details: list[str] = []
     size = sum(len(line) + 1 for line in lines)
