@@ -37,8 +37,9 @@ snapshot-update: install
 	$(PYTEST) -q tests/test_goldens.py --snapshot-update
 
 # Record a run into the history and write reports/drift-<date>.md and .html
-# (from the previous run, or from the goldens on the first). NIGHTLY_ARGS goes to
-# scripts/nightly.py, e.g. NIGHTLY_ARGS="--torch 2.15.0.dev20261127
+# (from the previous nightly on this device, or from the goldens on the first).
+# NIGHTLY_ARGS goes to scripts/nightly.py (and on to `record`), e.g.
+# NIGHTLY_ARGS="--db URL -k two_tensor" or NIGHTLY_ARGS="--torch 2.15.0.dev20261127
 # --index-url https://download.pytorch.org/whl/nightly/cpu --bisect --versions-file nightlies.txt".
 nightly: install
 	$(PY) scripts/nightly.py $(NIGHTLY_ARGS)

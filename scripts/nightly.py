@@ -2,7 +2,7 @@
 
 1. ``record`` the cases (under ``--torch SPEC`` / ``--python PATH`` when given,
    e.g. the newest nightly) into the history database, labelled
-   ``nightly-<date>``;
+   ``nightly-<date>T<time>``;
 2. ``drift`` from the previous nightly (the newest complete ``nightly-*`` run
    on the same device; the goldens on the first night) to this run, over the
    same case selection, as ``reports/drift-<date>.md`` and ``.html``;
@@ -77,7 +77,10 @@ def _nightlies(db: str | None, run_id: int) -> tuple[RunInfo, RunInfo | None]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        epilog="Any other option goes to `snapshot-runner record`: -k, --case, --cases-dir, --torch, --python, --index-url, ...",
+    )
     parser.add_argument("--db", default=None, help="history database URL (default: $SNAPSHOT_RUNNER_DB or db/history.sqlite)")
     parser.add_argument("--reports", default="reports", help="where the reports go (default: reports)")
     parser.add_argument("--bisect", action="store_true", help="bisect every case whose graphs changed")
@@ -87,7 +90,8 @@ def main() -> int:
 
     date = dt.date.today().isoformat()
     db = ["--db", args.db] if args.db else []
-    code, out = _run("record", "--label", f"{LABEL}{date}", *db, *record_options)
+    # The time keeps a second run on one day a label of its own.
+    code, out = _run("record", "--label", f"{LABEL}{dt.datetime.now():%Y-%m-%dT%H%M%S}", *db, *record_options)
     if code == 2 or not out.strip():
         return 2
     run_id = int(out)

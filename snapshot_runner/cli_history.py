@@ -58,6 +58,7 @@ def add_commands(sub: argparse._SubParsersAction, selection: Callable[[argparse.
     p_history.add_argument("name", help="case name")
     p_history.add_argument("artifact", nargs="?", help="artifact key (default: every key of the case)")
     p_history.add_argument("--include-incomplete", action="store_true")
+    p_history.add_argument("--show", type=int, default=None, metavar="N", help="print the text of version N (vN) of ARTIFACT")
     return {"record": cmd_record, "runs": cmd_runs, "drift": cmd_drift, "history": cmd_history}
 
 
@@ -256,14 +257,25 @@ def cmd_drift(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def cmd_history(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    if args.show is not None and not args.artifact:
+        raise CliError("--show N needs an ARTIFACT: history NAME ARTIFACT --show N")
     with open_store(args.db) as store:
-        if args.name not in store.case_names():
-            raise CliError(f"no case {args.name!r} in {store.url}")
+        names = store.case_names()
+        if args.name not in names:
+            close = [n for n in names if n.endswith(f"::{args.name}") or args.name in n][:3]
+            hint = f"; did you mean {' or '.join(close)}?" if close else ""
+            raise CliError(f"no case {args.name!r} in {store.url}{hint}")
         keys = [args.artifact] if args.artifact else store.keys_of(args.name)
         for key in keys:
             versions = store.history(args.name, key, include_incomplete=args.include_incomplete)
             if not versions:
                 raise CliError(f"case {args.name} has no artifact {key!r} in {store.url}")
+            if args.show is not None:
+                if not 1 <= args.show <= len(versions):
+                    raise CliError(f"{args.name} {key} has versions v1..v{len(versions)}, not v{args.show}")
+                digest = versions[args.show - 1].sha256
+                out.write(store.texts([digest])[digest])
+                return EXIT_OK
             print(f"{args.name} {key}: {len(versions)} version{'s' if len(versions) != 1 else ''}", file=out)
             for number, v in enumerate(versions, 1):
                 first, last = v.first, v.last

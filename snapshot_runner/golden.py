@@ -145,7 +145,7 @@ def environment_note(root: Path, environment: dict[str, Any]) -> str | None:
 def unified_diff(golden: str | None, captured: str, key: str) -> str:
     """A plain unified diff (golden -> captured), like ``git diff`` of the file."""
     if golden is None:
-        return f"no golden for {key} yet (run with --snapshot-update to write it)"
+        return f"no golden for {key} yet (write it with `make snapshot-update`, i.e. pytest --snapshot-update)"
     lines = difflib.unified_diff(
         golden.splitlines(keepends=True),
         captured.splitlines(keepends=True),
@@ -172,10 +172,12 @@ def check_case(
     update = bool(snapshot.session.update_snapshots)
     golden = snapshot.use_extension(GoldenExtension)
     problems: list[str] = []
+    differing = 0
     for key, text in result.artifacts.items():
         path = golden_path(root, case, key)
         before = path.read_text(encoding="utf-8") if path.exists() else None
         if not golden(name=key) == text:
+            differing += 1
             problems.append(f"--- {key} ({path})")
             problems.append(unified_diff(before, text, key))
     stale = sorted(set(read_goldens(root, case)) - set(result.artifacts))
@@ -184,12 +186,13 @@ def check_case(
         if update:
             path.unlink()
         else:
+            differing += 1
             problems.append(f"--- {key}: golden {path} is no longer produced")
     if update:
         write_environment(root, environment)
     if problems:
         note = environment_note(root, environment)
-        header = f"{case.name}: {len([p for p in problems if p.startswith('--- ')])} artifact(s) differ"
+        header = f"{case.name}: {differing} artifact(s) differ"
         problems.insert(0, header)
         if note:
             problems.insert(0, note)

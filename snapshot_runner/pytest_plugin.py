@@ -13,6 +13,9 @@ and runs ``pytest`` (check) or ``pytest --snapshot-update`` (rewrite).
 
 from __future__ import annotations
 
+import logging
+import os
+
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +49,11 @@ def pytest_configure(config: pytest.Config) -> None:
         config, "snapshots_dir", "snapshot_runner_snapshots_dir"
     )
     config._snapshot_runner_discovery = None  # type: ignore[attr-defined]
+    # Inductor's provenance tracking turns on torch's structured trace (for
+    # tlparse, not people): its empty DEBUG records would fill a failing
+    # golden's "Captured log" section. Left alone when TORCH_TRACE asks for them.
+    if not os.environ.get("TORCH_TRACE"):
+        logging.getLogger("torch.__trace").disabled = True
 
 
 def _discovery(config: pytest.Config) -> Discovery:

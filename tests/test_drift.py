@@ -148,6 +148,11 @@ def test_status_change_and_history_timeline(history, tmp_path):
     assert code == 0
     assert f"{changed['name']} dynamo_graph: 2 versions" in out
     assert "first: run 1" in out.splitlines()[1] and "first: run 2" in out.splitlines()[2]
+    code, text, _ = run("history", changed["name"], "dynamo_graph", "--db", db, "--show", "2")
+    assert code == 0 and "l_tt_renamed_" in text and text.startswith("class GraphModule")
+    short = changed["name"].split("::")[1]
+    code, _, err = run("history", short, "--db", db)
+    assert code == 2 and f"did you mean {changed['name']}?" in err
 
 
 def test_markdown_report_is_an_issue_comment(history):

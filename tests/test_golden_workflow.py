@@ -76,6 +76,9 @@ def test_changed_graph_fails_with_a_readable_diff(repo: Path) -> None:
     assert "--- golden/aot_forward" in proc.stdout and "+++ captured/aot_forward" in proc.stdout
     assert any(line.startswith("-") and "aten.sin.default" in line for line in proc.stdout.splitlines())
     assert any(line.startswith("+") and "aten.cos.default" in line for line in proc.stdout.splitlines())
+    # The header counts artifacts, one per diff shown.
+    diffs = proc.stdout.count("--- golden/")
+    assert diffs >= 2 and f"lib.ops::scale: {diffs} artifact(s) differ" in proc.stdout
     assert "\x1b[" not in proc.stdout  # plain text, no colour codes
 
 

@@ -28,7 +28,8 @@ def _source(verdict: Verdict) -> str:
 
 def _summary_lines(report: BisectReport) -> list[str]:
     lines = [
-        f"bisect {report.target}: good {report.good.ref} (torch {report.good.version}), bad {report.bad.ref} (torch {report.bad.version})",
+        f"bisect {report.target}: good {report.good.ref} (torch {report.good.run.environment['torch_version']}), "
+        f"bad {report.bad.ref} (torch {report.bad.run.environment['torch_version']})",
     ]
     for verdict in report.search.verdicts.values():
         lines.append(f"  {verdict.version:<24} {verdict.verdict:<5} {verdict.detail} ({_source(verdict)})")

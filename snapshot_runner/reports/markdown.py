@@ -20,7 +20,7 @@ def _row(case: CaseDrift) -> str:
     else:
         keys = ", ".join(f"`{a.key}` ({a.change})" if a.change != "changed" else f"`{a.key}`" for a in changed)
     classes = ", ".join(dict.fromkeys(a.classification for a in changed if a.classification))
-    summary = "; ".join(line for a in changed for line in a.summary[:2])
+    summary = "; ".join(f"{a.key}: {', '.join(a.summary[:2])}" for a in changed if a.summary)
     status = case.status if case.status != "status-changed" else f"status-changed ({case.from_status} → {case.to_status})"
     return f"| `{_cell(case.name)}` | {status} | {keys or '-'} | {classes or '-'} | {_cell(summary) or '-'} |"
 
@@ -37,7 +37,10 @@ def render(report: DriftReport) -> str:
         ),
         "",
     ]
-    changed = [c for c in report.cases if c.status != UNCHANGED]
+    # What changed inside a case first; cases only one side has (often just not
+    # selected on the other) after.
+    order = {"status-changed": 0, "changed": 1, "added": 2, "removed": 3}
+    changed = sorted((c for c in report.cases if c.status != UNCHANGED), key=lambda c: order[c.status])
     if not changed:
         lines.append("No case changed.")
         return "\n".join(lines) + "\n"
@@ -59,6 +62,8 @@ def render(report: DriftReport) -> str:
     size = sum(len(line) + 1 for line in lines)
     omitted = 0
     for case in changed:
+        if case.status in ("added", "removed"):  # the whole text is new or gone: the table says enough
+            continue
         for artifact in case.changed_artifacts:
             title = " · ".join(filter(None, [f"<code>{case.name}</code>", f"<code>{artifact.key}</code>", artifact.change, artifact.classification]))
             block = "\n".join(
