@@ -35,7 +35,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from snapshot_runner.drift import compare, resolve  # noqa: E402
-from snapshot_runner.reports import renderer  # noqa: E402
+from snapshot_runner.renderers import renderer  # noqa: E402
 from snapshot_runner.results import CaseResult  # noqa: E402
 from snapshot_runner.store import Store  # noqa: E402
 

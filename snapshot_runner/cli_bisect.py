@@ -130,7 +130,7 @@ def _check_case_source(case: str, cases_dir: Path) -> None:
 
 def cmd_bisect(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from .bisect import BisectError, Bisector, CaptureFailed, Target
-    from .reports.bisect import renderer
+    from .renderers.bisect import renderer
 
     if args.python or args.torch:
         raise CliError("bisect picks the torch of each version itself; --python and --torch do not apply")

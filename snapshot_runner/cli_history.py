@@ -223,7 +223,7 @@ def cmd_runs(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def cmd_drift(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from .drift import DriftError, captured_side, compare, resolve, version_matrix
-    from .reports import renderer
+    from .renderers import renderer
 
     capturing = bool(args.python or args.torch)
     if capturing == bool(args.ref_to):

@@ -297,7 +297,7 @@ def test_a_case_skipped_on_one_side_and_absent_on_the_other_is_not_compared(hist
 
 def test_markdown_fits_a_comment_however_many_cases_changed(history):
     from snapshot_runner.drift import ArtifactDrift, CaseDrift, DriftReport, Side
-    from snapshot_runner.reports.markdown import COMMENT_LIMIT, render
+    from snapshot_runner.renderers.markdown import COMMENT_LIMIT, render
 
     side = Side(ref="golden", description={}, results={}, read_texts=dict)
     diff = "".join(f"-old line {i}\n+new line {i}\n" for i in range(40))
