@@ -135,9 +135,11 @@ class Bisector:
         runs = self.store.runs_with_case(self.target.case, status="ok")
         return [r for r in runs if _parses(r.environment["torch_version"]) and self.device in (None, r.environment["device"])]
 
-    def _judge_run(self, run: RunInfo, version: str, *, reused: bool) -> Probe:
+    def _result(self, run: RunInfo) -> StoredResult | None:
+        return self.store.results(run.id, [self.target.case]).get(self.target.case)
+
+    def _judge_run(self, run: RunInfo, version: str, result: StoredResult, *, reused: bool) -> Probe:
         self.runs[version] = run
-        result = self.store.results(run.id)[self.target.case]
         value = self.target.value(result)
         reason = None if value else f"case {result.status} at torch {version}: {result.error or f'no artifact {self.target.key}'}"
         return Probe(value, reason, reused=reused)
@@ -146,7 +148,8 @@ class Bisector:
         """The newest run of ``version`` in the history, if any."""
         wanted = parse_version(version)
         run = next((r for r in self._history() if parse_version(r.environment["torch_version"]) == wanted), None)
-        return self._judge_run(run, version, reused=True) if run else None
+        result = self._result(run) if run else None
+        return self._judge_run(run, version, result, reused=True) if run and result else None
 
     def probe(self, version: str) -> Probe:
         known = self.known(version)
@@ -173,8 +176,9 @@ class Bisector:
         self.store.add_results(run_id, [result])
         self.store.finish_run(run_id)
         run = self.store.run(run_id)
-        assert run is not None
-        return self._judge_run(run, version, reused=False)
+        stored = self._result(run) if run else None
+        assert run is not None and stored is not None
+        return self._judge_run(run, version, stored, reused=False)
 
     # --- the ends ------------------------------------------------------------------
 
@@ -186,9 +190,10 @@ class Bisector:
             except DriftError as exc:
                 raise BisectError(f"--{which} {ref}: {exc}") from None
             version = base_version(run.environment["torch_version"])
-            if self.target.case not in self.store.results(run.id):
+            result = self._result(run)
+            if result is None:
                 raise BisectError(f"--{which} {ref}: run {run.id} has no case {self.target.case}")
-            probe = self._judge_run(run, version, reused=True)
+            probe = self._judge_run(run, version, result, reused=True)
         else:
             version = base_version(ref)
             probe = self.probe(version)
@@ -229,8 +234,9 @@ class Bisector:
 
     def _diff(self, point: ChangePoint) -> str:
         before, after = self.runs[point.last_good], self.runs[point.first_bad]
-        old = self.store.results(before.id)[self.target.case].artifacts
-        new = self.store.results(after.id)[self.target.case].artifacts
+        old_result, new_result = self._result(before), self._result(after)
+        assert old_result and new_result  # both sides of a change point were judged from stored results
+        old, new = old_result.artifacts, new_result.artifacts
         keys = [self.target.key] if self.target.key else sorted(set(old) | set(new))
         texts = self.store.texts({h for h in (*old.values(), *new.values())})
         return "".join(

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
     from .results import CaptureReport
+    from .torch_spec import TorchSpec
     from .worker import OnResult, OnStart
 
 EXIT_OK = 0
@@ -82,6 +83,13 @@ def add_target_options(p: argparse.ArgumentParser) -> None:
     group.add_argument("--envs-dir", default=None, metavar="DIR", help=ENVS_DIR_HELP)
 
 
+def torch_spec(args: argparse.Namespace, version: str) -> TorchSpec:
+    """``version`` with the installer options ``add_target_options`` parsed (raises ``SpecError``)."""
+    from .torch_spec import TorchSpec
+
+    return TorchSpec.parse(version, args.index_url, tuple(args.extra_index_url), tuple(args.find_links))
+
+
 @contextlib.contextmanager
 def _target_python(args: argparse.Namespace, err: TextIO) -> Iterator[Path | None]:
     """The interpreter ``add_target_options`` chose (None: this process), its env held for the block."""
@@ -96,7 +104,7 @@ def _target_python(args: argparse.Namespace, err: TextIO) -> Iterator[Path | Non
 
     with contextlib.ExitStack() as stack:
         try:
-            spec = TorchSpec.parse(args.torch, args.index_url, tuple(args.extra_index_url), tuple(args.find_links))
+            spec = torch_spec(args, args.torch)
             cache = EnvCache(Path(args.envs_dir) if args.envs_dir else None)
             python = stack.enter_context(cache.use(spec, log=err, verbose=args.debug))
         except (SpecError, InstallError) as exc:
@@ -188,6 +196,8 @@ def _report_load_errors(report: CaptureReport, err: TextIO) -> None:
 
 
 def cmd_capture(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from .results import status_summary
+
     report = capture_report(args, err, args.case, args.substring, args.normalize)
     results = report.cases
     _report_load_errors(report, err)
@@ -196,9 +206,7 @@ def cmd_capture(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     elif args.json_path:
         Path(args.json_path).write_text(report.dumps(), encoding="utf-8")
     _report_failures(results, args.debug, err)
-    counts = {s: sum(r.status == s for r in results) for s in ("ok", "skipped", "mismatch", "error")}
-    summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
-    print(f"{len(results)} cases: {summary or 'none'}", file=err)
+    print(f"{len(results)} cases: {status_summary(results) or 'none'}", file=err)
     failed = bool(report.failed) or bool(report.load_errors)
     return EXIT_CASE_FAILED if failed else EXIT_OK
 

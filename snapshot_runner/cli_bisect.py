@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TextIO
 
-from .cli import EXIT_OK, CliError, add_target_options, capture_report
+from .cli import EXIT_OK, CliError, add_target_options, capture_report, torch_spec
 from .cli_history import open_store
 from .redact import redact_url
 from .results import CaptureReport
@@ -89,7 +89,7 @@ def _prefetcher(args: argparse.Namespace, err: TextIO) -> Iterator[Callable[[lis
         return
     from .envs import EnvCache
     from .installer import InstallError
-    from .torch_spec import SpecError, TorchSpec
+    from .torch_spec import SpecError
 
     cache = EnvCache(Path(args.envs_dir) if args.envs_dir else None)
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch")
@@ -98,7 +98,7 @@ def _prefetcher(args: argparse.Namespace, err: TextIO) -> Iterator[Callable[[lis
     def make(version: str) -> None:
         # A failure here is not a verdict: the probe tries again and skips with its reason.
         with contextlib.suppress(SpecError, InstallError):
-            spec = TorchSpec.parse(version, args.index_url, tuple(args.extra_index_url), tuple(args.find_links))
+            spec = torch_spec(args, version)
             with cache.use(spec):
                 pass
 

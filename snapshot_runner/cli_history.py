@@ -15,7 +15,7 @@ from typing import Any, TextIO
 
 from . import __version__
 from .cli import EXIT_CASE_FAILED, EXIT_OK, CliError, _report_failures, add_target_options, capture_report
-from .results import CaptureReport, CaseResult
+from .results import CaptureReport, CaseResult, status_summary
 from .worker import CaptureStart
 
 EXIT_DRIFT = 1
@@ -184,8 +184,7 @@ def cmd_record(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def _recorded(run_id: int, status: str, results: Sequence[CaseResult], args: argparse.Namespace, out: TextIO, err: TextIO, *, load_errors: bool) -> int:
     _report_failures(results, args.debug, err)
-    counts = {s: sum(r.status == s for r in results) for s in ("ok", "skipped", "mismatch", "error")}
-    print(f"run {run_id} {status}: {', '.join(f'{n} {s}' for s, n in counts.items() if n) or 'no cases'}", file=err)
+    print(f"run {run_id} {status}: {status_summary(list(results)) or 'no cases'}", file=err)
     print(run_id, file=out)
     failed = load_errors or any(r.status in ("error", "mismatch") for r in results)
     return EXIT_CASE_FAILED if failed else EXIT_OK

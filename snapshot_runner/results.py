@@ -9,6 +9,12 @@ from typing import Any
 STATUSES = ("ok", "error", "mismatch", "skipped")
 
 
+def status_summary(results: list[CaseResult]) -> str:
+    """``"12 ok, 1 skipped"``: the statuses that occur, in a fixed order."""
+    counts = {s: sum(r.status == s for r in results) for s in ("ok", "skipped", "mismatch", "error")}
+    return ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+
+
 @dataclasses.dataclass
 class CaseResult:
     name: str

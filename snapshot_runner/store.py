@@ -450,16 +450,17 @@ class Store:
                 query = query.where(CaseOutcome.status == status)
             return self._run_infos(session, session.scalars(query).all())
 
-    def results(self, run_id: int) -> dict[str, StoredResult]:
-        """Every case of a run, by name."""
+    def results(self, run_id: int, cases: Iterable[str] | None = None) -> dict[str, StoredResult]:
+        """The cases of a run (all, or those named), by name."""
+        where = [CaseOutcome.run_id == run_id] + ([StoredCase.name.in_(list(cases))] if cases is not None else [])
         with self.session() as session:
             outcomes = session.execute(
                 select(StoredCase.name, CaseOutcome.status, CaseOutcome.error)
                 .join(StoredCase, StoredCase.id == CaseOutcome.case_id)
-                .where(CaseOutcome.run_id == run_id)
+                .where(*where)
             )
             results = {name: StoredResult(status, error, {}) for name, status, error in outcomes}
-            rows = session.execute(_artifact_rows(StoredCase.name, ArtifactKey.name, Artifact.sha256).where(CaseOutcome.run_id == run_id))
+            rows = session.execute(_artifact_rows(StoredCase.name, ArtifactKey.name, Artifact.sha256).where(*where))
             for case, key, digest in rows:
                 results[case].artifacts[key] = digest
             return {name: results[name] for name in sorted(results)}

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from ..bisect import BisectReport
 from ..bisect_search import SKIP, ChangePoint, Verdict
+from .markdown import fenced_diff
 
 FORMATS = ("text", "md", "json")
 
@@ -62,7 +63,7 @@ def render_markdown(report: BisectReport) -> str:
         lines += [f"**{_answer(point)}**", ""]
         lines += [f"- {line}" for line in _point_lines(report, point)[1:]]
         diff = report.diffs.get(f"{point.last_good}..{point.first_bad}", "").rstrip("\n")
-        lines += ["", "<details><summary>diff across the boundary</summary>", "", "```diff", diff.replace("```", "`\u200b``"), "```", "</details>", ""]
+        lines += ["", "<details><summary>diff across the boundary</summary>", "", fenced_diff(diff), "</details>", ""]
     lines += ["| version | verdict | detail | from |", "|---|---|---|---|"]
     for v in report.search.verdicts.values():
         lines.append(f"| {v.version} | {v.verdict} | {v.detail.replace('|', '/')} | {_source(v)} |")

@@ -9,6 +9,11 @@ from ..drift import UNCHANGED, CaseDrift, DriftReport
 COMMENT_LIMIT = 60_000
 
 
+def fenced_diff(diff: str) -> str:
+    """A ```diff block; a fence inside the diff would end the block early."""
+    return "```diff\n" + diff.rstrip("\n").replace("```", "`\u200b``") + "\n```"
+
+
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
@@ -72,10 +77,7 @@ def render(report: DriftReport) -> str:
                     "",
                     *[f"- {line}" for line in artifact.summary],
                     "",
-                    "```diff",
-                    # A fence inside the diff would end the block early.
-                    artifact.diff.rstrip("\n").replace("```", "`\u200b``"),
-                    "```",
+                    fenced_diff(artifact.diff),
                     "</details>",
                     "",
                 ]
