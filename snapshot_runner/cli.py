@@ -81,21 +81,30 @@ def add_target_options(p: argparse.ArgumentParser) -> None:
     group.add_argument("--extra-index-url", action="append", default=[], metavar="URL", help="with --torch (repeatable)")
     group.add_argument("--find-links", action="append", default=[], metavar="PATH|URL", help="with --torch (repeatable)")
     group.add_argument("--envs-dir", default=None, metavar="DIR", help=ENVS_DIR_HELP)
+    group.add_argument(
+        "--with", dest="with_", action="append", default=None, metavar="REQ",
+        help="with --torch: also install this after torch, never replacing it (repeatable): a requirement, a path or '-e PATH'",
+    )
 
 
 def torch_spec(args: argparse.Namespace, version: str) -> TorchSpec:
     """``version`` with the installer options ``add_target_options`` parsed (raises ``SpecError``)."""
-    from .torch_spec import TorchSpec
+    from .torch_spec import SpecError, TorchSpec
+    from .with_packages import resolve_entry
 
-    return TorchSpec.parse(version, args.index_url, tuple(args.extra_index_url), tuple(args.find_links))
+    try:
+        with_ = tuple(resolve_entry(entry, Path.cwd()) for entry in args.with_ or ())
+    except ValueError as exc:
+        raise SpecError(str(exc)) from None
+    return TorchSpec.parse(version, args.index_url, tuple(args.extra_index_url), tuple(args.find_links), with_)
 
 
 @contextlib.contextmanager
 def _target_python(args: argparse.Namespace, err: TextIO) -> Iterator[Path | None]:
     """The interpreter ``add_target_options`` chose (None: this process), its env held for the block."""
     if not args.torch:
-        if args.index_url or args.extra_index_url or args.find_links:
-            raise CliError("--index-url, --extra-index-url and --find-links go with --torch")
+        if args.index_url or args.extra_index_url or args.find_links or args.with_:
+            raise CliError("--index-url, --extra-index-url, --find-links and --with go with --torch")
         yield Path(args.python) if args.python else None
         return
     from .envs import EnvCache
