@@ -68,7 +68,7 @@ def _database(base: Path) -> Callable[[str, Any], str]:
 
 
 def _with_entries(base: Path) -> Callable[[str, Any], tuple[str, ...]]:
-    from .with_packages import resolve_entry
+    from snapshot_runner.envs.with_packages import resolve_entry
 
     return lambda key, value: tuple(resolve_entry(entry, base) for entry in _strings(key, value))
 

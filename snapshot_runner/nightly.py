@@ -61,6 +61,7 @@ class Plan:
     # The torch of a version to bisect, installed like the night's own.
     spec_of: Callable[[str], TorchSpec] | None = None
     debug: bool = False
+    track: tuple[str, ...] = ()  # the project's tracked distributions
 
 
 @dataclasses.dataclass
@@ -120,7 +121,7 @@ def run_night(
             on_result(result)
 
     try:
-        request = CaptureRequest(str(plan.cases_dir), plan.names, plan.substring, debug=plan.debug)
+        request = CaptureRequest(str(plan.cases_dir), plan.names, plan.substring, debug=plan.debug, track=plan.track)
         capture = targets.capture(plan.target, request, on_start=started, on_result=finished, log=log)
     except (SpecError, InstallError, RequestError, WorkerError) as exc:
         raise NightlyError(str(exc)) from None
@@ -160,7 +161,7 @@ def _bisect_changes(store: Store, plan: Plan, night: Night, date: str, log: Text
         def at(version: str) -> CaptureReport:
             print(f"nightly: capturing {case} with torch {version} ...", file=log)
             try:
-                request = CaptureRequest(str(plan.cases_dir), (case,), debug=plan.debug)
+                request = CaptureRequest(str(plan.cases_dir), (case,), debug=plan.debug, track=plan.track)
                 return targets.capture(plan.target.with_torch(spec_of(version)), request, log=log)
             except (SpecError, InstallError, RequestError, WorkerError) as exc:
                 raise CaptureFailed(str(exc)) from None

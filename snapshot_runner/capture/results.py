@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from typing import Any
 
 from snapshot_runner.capture.vocabulary import StrEnum
@@ -60,13 +61,31 @@ class CaseResult:
         )
 
 
+@dataclasses.dataclass(frozen=True)
+class ModuleLoadError:
+    """A case module that failed to import: its cases are missing from the report."""
+
+    module: str  # dotted, under the cases directory
+    error: str  # one line: where, under which torch, what, and a hint
+
+    def to_json(self) -> dict[str, str]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, str] | str) -> ModuleLoadError:
+        if isinstance(data, str):  # reports written before load errors named their module
+            match = re.search(r"cannot import case module (\S+?):", data)
+            return cls(match[1] if match else "", data)
+        return cls(str(data["module"]), str(data["error"]))
+
+
 @dataclasses.dataclass
 class CaptureReport:
     environment: dict[str, Any]
     cases: list[CaseResult]
     normalize: str = "canonical"
-    # One line per case module that failed to import (its cases are missing).
-    load_errors: list[str] = dataclasses.field(default_factory=list)
+    # The case modules that failed to import (their cases are missing).
+    load_errors: list[ModuleLoadError] = dataclasses.field(default_factory=list)
 
     @property
     def failed(self) -> list[CaseResult]:
@@ -77,7 +96,7 @@ class CaptureReport:
             "environment": self.environment,
             "normalize": self.normalize,
             "cases": [c.to_json() for c in self.cases],
-            "load_errors": self.load_errors,
+            "load_errors": [e.to_json() for e in self.load_errors],
         }
 
     def dumps(self) -> str:
@@ -89,5 +108,5 @@ class CaptureReport:
             environment=dict(data.get("environment") or {}),
             cases=[CaseResult.from_json(c) for c in data.get("cases", [])],
             normalize=data.get("normalize", "canonical"),
-            load_errors=list(data.get("load_errors") or []),
+            load_errors=[ModuleLoadError.from_json(e) for e in data.get("load_errors") or []],
         )

@@ -25,8 +25,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from snapshot_runner.capture.discovery import CaseSelectionError, discover, select
-from snapshot_runner.capture.results import CaptureReport, CaseResult
+from snapshot_runner.capture.discovery import CaseSelectionError, discover, not_loaded, select
+from snapshot_runner.capture.results import CaptureReport, CaseResult, ModuleLoadError
 
 EVENT = "@snapshot-runner-event "
 
@@ -43,9 +43,11 @@ class CaptureRequest:
     level: str = "canonical"
     # Print tracebacks of failures to stderr: they are not part of the report.
     debug: bool = False
+    # Distributions whose versions the report's environment records (``packages``).
+    track: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return {**dataclasses.asdict(self), "names": list(self.names)}
+        return {**dataclasses.asdict(self), "names": list(self.names), "track": list(self.track)}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> CaptureRequest:
@@ -55,6 +57,7 @@ class CaptureRequest:
             substring=data.get("substring"),
             level=data.get("level", "canonical"),
             debug=bool(data.get("debug")),
+            track=tuple(data.get("track") or ()),
         )
 
 
@@ -104,13 +107,20 @@ def capture(
 
     try:
         found = discover(request.cases_dir)
-        cases = select(found.cases, request.names, request.substring)
-    except (FileNotFoundError, CaseSelectionError) as exc:
+    except FileNotFoundError as exc:
         raise RequestError(str(exc)) from None
     if request.debug:
         for error in found.errors:
             print(error.traceback, file=log)
-    env = environment.describe()
+    try:
+        cases = select(found.cases, request.names, request.substring)
+    except CaseSelectionError as exc:
+        # A named case whose module failed to import is that failure, not a typo.
+        raise RequestError(not_loaded(request.names, found.errors) or str(exc)) from None
+    try:
+        env = environment.describe(request.track)
+    except environment.UntrackedPackage as exc:
+        raise RequestError(str(exc)) from None
     if on_start:
         sources = list(dict.fromkeys(case.source_file for case in cases if case.source_file))
         on_start(CaptureStart(env, [case.name for case in cases], sources))
@@ -124,7 +134,7 @@ def capture(
         environment=env,
         cases=results,
         normalize=request.level,
-        load_errors=[error.one_line() for error in found.errors],
+        load_errors=[ModuleLoadError(error.module, error.one_line()) for error in found.errors],
     )
 
 

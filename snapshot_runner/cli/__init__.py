@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from snapshot_runner.cli import bisect, capture, envs, history, nightly
-from snapshot_runner.cli.common import CliError, Exit, Handler
+from snapshot_runner.cli.common import CliError, Exit, Handler, apply_project_config
 
 # The command groups in the order `--help` lists them.
 GROUPS = (capture, history, bisect, envs, nightly)
@@ -36,6 +36,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     root, handlers = parser()
     args = root.parse_args(argv)
     try:
+        apply_project_config(args)
         return handlers[args.command](args, out, err)
     except CliError as exc:
         print(f"snapshot-runner: error: {exc}", file=err)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import enum
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -34,7 +35,9 @@ class CliError(Exception):
 
 
 ENVS_DIR_HELP = "the cache of --torch environments (default: $SNAPSHOT_RUNNER_ENVS or ~/.cache/snapshot-runner/envs)"
-DB_HELP = "SQLAlchemy URL (default: $SNAPSHOT_RUNNER_DB or sqlite:///db/history.sqlite)"
+DB_HELP = "SQLAlchemy URL (default: $SNAPSHOT_RUNNER_DB, else `db` in [tool.snapshot-runner], else sqlite:///db/history.sqlite)"
+CASES_DIR_HELP = "directory of case modules (default: `cases-dir` in [tool.snapshot-runner], else cases)"
+SNAPSHOTS_DIR_HELP = "directory of the goldens (default: `snapshots-dir` in [tool.snapshot-runner], else snapshots)"
 
 
 def add_debug(p: argparse.ArgumentParser) -> None:
@@ -44,7 +47,7 @@ def add_debug(p: argparse.ArgumentParser) -> None:
 
 def add_selection(p: argparse.ArgumentParser) -> None:
     add_debug(p)
-    p.add_argument("--cases-dir", default="cases", help="directory of case modules (default: cases)")
+    p.add_argument("--cases-dir", default=None, help=CASES_DIR_HELP)
     p.add_argument("--case", action="append", default=[], metavar="NAME", help="only this case (repeatable)")
     p.add_argument("-k", dest="substring", default=None, metavar="SUBSTRING", help="only cases whose name contains it")
 
@@ -77,12 +80,65 @@ def add_target_options(p: argparse.ArgumentParser) -> None:
     )
 
 
-def torch_spec(args: argparse.Namespace, version: str) -> TorchSpec:
-    """``version`` with the installer options of ``add_target_options``."""
-    from snapshot_runner.envs.torch_spec import SpecError, TorchSpec
+def apply_project_config(args: argparse.Namespace) -> None:
+    """Fill the options not given with ``[tool.snapshot-runner]`` (found from the
+    working directory), else the defaults; flags always win. The config is kept
+    as ``args.project`` for the options only made environments use."""
+    import os
+
+    from snapshot_runner.config import ConfigError, find_config
+    from snapshot_runner.history.store import URL_VARIABLE
 
     try:
-        return TorchSpec.parse(version, args.index_url, tuple(args.extra_index_url), tuple(args.find_links))
+        config = find_config()
+    except ConfigError as exc:
+        raise CliError(str(exc)) from None
+    args.project = config
+    if getattr(args, "cases_dir", "") is None:
+        args.cases_dir = config.cases_dir or Path("cases")
+    if getattr(args, "snapshots_dir", "") is None:
+        args.snapshots_dir = config.snapshots_dir or Path("snapshots")
+    # $SNAPSHOT_RUNNER_DB is this shell's choice: it wins over the project's file.
+    if getattr(args, "db", "") is None and not os.environ.get(URL_VARIABLE):
+        args.db = config.db
+
+
+@dataclasses.dataclass(frozen=True)
+class EnvOptions:
+    """How the tool makes environments: the installer options and ``--with``
+    entries, each from the command line, else from the project config."""
+
+    index_url: str | None
+    extra_index_urls: tuple[str, ...]
+    find_links: tuple[str, ...]
+    with_: tuple[str, ...]
+
+
+def env_options(args: argparse.Namespace) -> EnvOptions:
+    from snapshot_runner.config import ProjectConfig
+    from snapshot_runner.envs.with_packages import resolve_entry
+
+    config: ProjectConfig = getattr(args, "project", None) or ProjectConfig()
+    try:
+        # Paths on the command line are the working directory's; the config's were resolved against its file.
+        with_ = tuple(resolve_entry(entry, Path.cwd()) for entry in args.with_) if args.with_ is not None else config.with_
+    except ValueError as exc:
+        raise CliError(f"--{exc}") from None
+    return EnvOptions(
+        args.index_url or config.index_url,
+        tuple(args.extra_index_url or config.extra_index_url),
+        tuple(args.find_links or config.find_links),
+        with_,
+    )
+
+
+def torch_spec(args: argparse.Namespace, version: str) -> TorchSpec:
+    """``version`` with the ``env_options`` of ``add_target_options``."""
+    from snapshot_runner.envs.torch_spec import SpecError, TorchSpec
+
+    options = env_options(args)
+    try:
+        return TorchSpec.parse(version, options.index_url, options.extra_index_urls, options.find_links, options.with_)
     except SpecError as exc:
         raise CliError(str(exc)) from None
 
@@ -94,8 +150,8 @@ def target(args: argparse.Namespace) -> Target:
     envs_dir = Path(args.envs_dir) if args.envs_dir else None
     if args.torch:
         return Target(torch=torch_spec(args, args.torch), envs_dir=envs_dir)
-    if args.index_url or args.extra_index_url or args.find_links:
-        raise CliError("--index-url, --extra-index-url and --find-links go with --torch")
+    if args.index_url or args.extra_index_url or args.find_links or args.with_:
+        raise CliError("--index-url, --extra-index-url, --find-links and --with go with --torch")
     return Target(python=Path(args.python) if args.python else None, envs_dir=envs_dir)
 
 
@@ -134,7 +190,7 @@ def capture_report(
             advance[0](result)
 
         try:
-            request = CaptureRequest(str(args.cases_dir), tuple(names), substring, level, args.debug)
+            request = CaptureRequest(str(args.cases_dir), tuple(names), substring, level, args.debug, track=args.project.track)
             return targets.capture(chosen, request, on_start=started, on_result=finished, log=err)
         except (SpecError, InstallError, RequestError, WorkerError) as exc:
             raise CliError(str(exc)) from None
@@ -169,5 +225,5 @@ def report_failures(results: Sequence[CaseResult], debug: bool, err: TextIO) -> 
 
 
 def report_load_errors(report: CaptureReport, err: TextIO) -> None:
-    for line in report.load_errors:
-        print(f"error: {line}", file=err)
+    for error in report.load_errors:
+        print(f"error: {error.error}", file=err)

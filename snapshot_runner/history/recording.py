@@ -93,8 +93,10 @@ class RunRecorder:
 
     def finish(self, report: CaptureReport) -> int:
         """Store what the progress events missed (the report is the authority),
-        then close the run; its id. Raises ``RecordError`` if it is not complete."""
-        if not report.cases:
+        then close the run with its load errors; its id. Raises ``RecordError``
+        if it is incomplete (a run whose modules failed to import is recorded,
+        with status ``load-errors``: that a module broke is worth keeping)."""
+        if not report.cases and not report.load_errors:
             raise RecordError("no cases selected: nothing to record")
         names = [r.name for r in report.cases]
         sources = self.start.source_files if self.start else []
@@ -103,7 +105,7 @@ class RunRecorder:
         if missing:
             self.store.add_results(run_id, missing)
             self.stored.update(r.name for r in missing)
-        status = self.store.finish_run(run_id)
-        if status != RunStatus.COMPLETE:
+        status = self.store.finish_run(run_id, load_errors=[error.to_json() for error in report.load_errors])
+        if status == RunStatus.INCOMPLETE:
             raise RecordError(f"run {run_id} is {status}: {len(self.stored)} of {len(names)} cases stored")
         return run_id
