@@ -15,6 +15,8 @@ install: $(STAMP)
 $(STAMP): pyproject.toml Makefile
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check "$(TORCH_SPEC)" numpy
+	@# The distribution was called snapshot-runner before: two of them would register the pytest plugin twice.
+	$(PY) -m pip uninstall --quiet --disable-pip-version-check -y snapshot-runner 2>/dev/null || true
 	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev]" "$(TORCH_SPEC)"
 	@touch $(STAMP)
 

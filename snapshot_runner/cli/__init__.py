@@ -12,11 +12,11 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from snapshot_runner.cli import bisect, capture, envs, history, nightly
+from snapshot_runner.cli import bisect, capture, envs, history, init, nightly
 from snapshot_runner.cli.common import CliError, Exit, Handler, apply_project_config
 
 # The command groups in the order `--help` lists them.
-GROUPS = (capture, history, bisect, envs, nightly)
+GROUPS = (init, capture, history, bisect, envs, nightly)
 
 
 def parser() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:

@@ -61,10 +61,10 @@ def snapshots_root(config: pytest.Config) -> Path:
     return config.stash[SNAPSHOTS_DIR]
 
 
-def unified_diff(golden: str | None, captured: str, key: str) -> str:
+def unified_diff(golden: str | None, captured: str, key: str, update_command: str = "pytest --snapshot-update") -> str:
     """A plain unified diff (golden -> captured), like ``git diff`` of the file."""
     if golden is None:
-        return f"no golden for {key} yet (write it with `make snapshot-update`, i.e. pytest --snapshot-update)"
+        return f"no golden for {key} yet (write it with `{update_command}`)"
     lines = difflib.unified_diff(
         golden.splitlines(keepends=True),
         captured.splitlines(keepends=True),
@@ -83,10 +83,12 @@ def check_case(
     snapshot: SnapshotAssertion,
     root: Path,
     environment: dict[str, Any],
+    update_command: str = "pytest --snapshot-update",
 ) -> list[str]:
     """Compare (or, with --snapshot-update, write) every artifact of one case.
 
-    Returns the failure report, empty when all goldens match.
+    Returns the failure report, empty when all goldens match; it names
+    ``update_command`` as the way to accept a change.
     """
     update = bool(snapshot.session.update_snapshots)
     golden = snapshot.use_extension(GoldenExtension)
@@ -98,7 +100,7 @@ def check_case(
         if not golden(name=key) == text:  # noqa: SIM201  # syrupy's assertion is its __eq__
             differing += 1
             problems.append(f"--- {key} ({path})")
-            problems.append(unified_diff(before, text, key))
+            problems.append(unified_diff(before, text, key, update_command))
     stale = sorted(set(read_goldens(root, case)) - set(result.artifacts))
     for key in stale:
         path = golden_path(root, case, key)
@@ -111,7 +113,7 @@ def check_case(
         write_environment(root, environment)
     if problems:
         note = environment_note(root, environment)
-        header = f"{case.name}: {differing} artifact(s) differ"
+        header = f"{case.name}: {differing} artifact(s) differ (if the change is meant, accept it with `{update_command}`)"
         problems.insert(0, header)
         if note:
             problems.insert(0, note)

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import argparse
 import tomllib
-from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
 from snapshot_runner.config import PYPROJECT, SECTION
-from snapshot_runner.cli.common import EXIT_OK, CliError
+from snapshot_runner.cli.common import CliError, Exit, Handler, add_debug
 
 CONFIG = f"""
 [tool.{SECTION}]
@@ -59,9 +58,9 @@ NEXT = """next:
   snapshot-runner record                  # store a first run in the history ({db})"""
 
 
-def add_init_command(sub: argparse._SubParsersAction, debug: Callable[[argparse.ArgumentParser], None]) -> dict[str, Callable[..., int]]:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> dict[str, Handler]:
     p_init = sub.add_parser("init", help="set up this repository: [tool.snapshot-runner], an example case, the golden test")
-    debug(p_init)
+    add_debug(p_init)
     return {"init": cmd_init}
 
 
@@ -83,11 +82,13 @@ def cmd_init(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if existing:
         raise CliError(f"{existing[0]} exists: nothing written (init never overwrites)")
     text = pyproject.read_text(encoding="utf-8") if pyproject.is_file() else ""
-    pyproject.write_text(text + ("\n" if text and not text.endswith("\n") else "") + CONFIG.lstrip("\n" if not text else ""), encoding="utf-8")
+    if text:  # appended after what is there, one blank line between
+        text = text.rstrip("\n") + "\n\n"
+    pyproject.write_text(text + CONFIG.lstrip("\n"), encoding="utf-8")
     for path, content in files.items():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(content, encoding="utf-8")
     for path in [pyproject, *files]:
         print(f"wrote {path.relative_to(root)}", file=out)
     print(NEXT.format(test="tests/test_goldens.py", db="db/history.sqlite"), file=out)
-    return EXIT_OK
+    return Exit.OK
