@@ -40,6 +40,10 @@ def installed_tool(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def run_tool(bin_dir: Path, cwd: Path, *args: str, command: str = "snapshot-runner") -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k not in ("SNAPSHOT_RUNNER_DB", "PYTHONPATH", "VIRTUAL_ENV")}
     return subprocess.run(
-        [str(bin_dir / command), *args], cwd=cwd, capture_output=True, text=True, timeout=900,
+        [str(bin_dir / command), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=900,
         env={**env, "PATH": f"{bin_dir}:{env.get('PATH', '')}", "NO_COLOR": "1", "PYTHONWARNINGS": "ignore"},
     )

@@ -30,7 +30,7 @@ track = ["torchao"]
 testpaths = ["tests"]
 """
 
-CASES = '''
+CASES = """
 import torch
 from torchao.quantization.quantize_.workflows.nf4.nf4_tensor import linear_nf4, to_nf4
 
@@ -41,7 +41,7 @@ from snapshot_runner import case
 def nf4_linear():
     weight = to_nf4(torch.randn(256, 64, dtype=torch.bfloat16))
     return linear_nf4, (torch.randn(8, 64, dtype=torch.bfloat16, requires_grad=True), weight)
-'''
+"""
 
 GOLDEN_TEST = "from snapshot_runner.goldens.pytest_plugin import test_golden, test_golden_orphans  # noqa: F401\n"
 CASE = "quant::nf4_linear"
@@ -66,7 +66,9 @@ def _ok(proc) -> str:  # type: ignore[no-untyped-def]
 
 @pytest.mark.slow
 def test_the_wheel_works_from_a_project_outside_the_checkout(installed_tool: Path, project: Path) -> None:  # noqa: F811
-    where = _ok(run_tool(installed_tool, project, "-c", "import snapshot_runner, pathlib; print(pathlib.Path(snapshot_runner.__file__).parent)", command="python"))
+    where = _ok(
+        run_tool(installed_tool, project, "-c", "import snapshot_runner, pathlib; print(pathlib.Path(snapshot_runner.__file__).parent)", command="python")
+    )
     package = Path(where.strip())
     assert package.is_relative_to(installed_tool.parent), "imported from the checkout, not the wheel"
     # Every file of the package ships: modules, migrations, their templates and config.

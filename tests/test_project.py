@@ -17,7 +17,7 @@ import torch
 
 from .conftest import run_cli
 
-CASE = '''
+CASE = """
 import torch
 from snapshot_runner import case
 
@@ -25,9 +25,9 @@ from snapshot_runner import case
 @case(backend="eager", backward=False)
 def shift():
     return (lambda x: x + 1), (torch.ones(2),)
-'''
+"""
 
-NEEDS_LIBRARY = '''
+NEEDS_LIBRARY = """
 import torch
 import quantlib_not_installed
 
@@ -37,7 +37,7 @@ from snapshot_runner import case
 @case(backend="eager", backward=False)
 def scale():
     return (lambda x: x * 2), (torch.ones(2),)
-'''
+"""
 
 
 def _project(root: Path, section: str = "", modules: dict[str, str] | None = None) -> Path:

@@ -14,8 +14,8 @@ from typing import TextIO
 
 from snapshot_runner.capture.results import CaptureReport, status_summary
 from snapshot_runner.cli.common import (
-    SNAPSHOTS_DIR_HELP,
     CASES_DIR_HELP,
+    SNAPSHOTS_DIR_HELP,
     CliError,
     Exit,
     Handler,

@@ -12,8 +12,8 @@ import tomllib
 from pathlib import Path
 from typing import TextIO
 
-from snapshot_runner.config import PYPROJECT, SECTION
 from snapshot_runner.cli.common import CliError, Exit, Handler, add_debug
+from snapshot_runner.config import PYPROJECT, SECTION
 
 CONFIG = f"""
 [tool.{SECTION}]

@@ -100,8 +100,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @pytest.fixture(scope="session")
 def golden_environment(pytestconfig: pytest.Config) -> dict[str, Any]:
+    track: tuple[str, ...] = pytestconfig.stash[TRACK]
     try:
-        return environment.describe(pytestconfig.stash[TRACK])
+        return environment.describe(track)
     except environment.UntrackedPackage as exc:
         raise pytest.UsageError(str(exc)) from None
 
