@@ -38,10 +38,6 @@ class ProjectConfig:
     extra_index_url: tuple[str, ...] = ()
     find_links: tuple[str, ...] = ()
 
-    @property
-    def root(self) -> Path | None:
-        return self.path.parent if self.path else None
-
 
 def _string(key: str, value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
