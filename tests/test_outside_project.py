@@ -80,7 +80,7 @@ def test_the_wheel_works_from_a_project_outside_the_checkout(installed_tool: Pat
     environment = (project / "goldens" / "snapshots" / "ENVIRONMENT").read_text()
     assert "torchao 0.18.0" in environment
     assert list((project / "goldens" / "snapshots" / "quant" / "nf4_linear").glob("*.txt"))
-    assert "1 passed" in _ok(run_tool(installed_tool, project, "-m", "pytest", "-q", "-p", "no:cacheprovider", command="python"))
+    assert "2 passed" in _ok(run_tool(installed_tool, project, "-m", "pytest", "-q", "-p", "no:cacheprovider", command="python"))
 
     # From a subdirectory: the section is found by walking up, its paths are the project's.
     run_id = _ok(run_tool(installed_tool, project / "src", "record", "--label", "first")).strip()
