@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 TORCH_SPEC ?= torch==2.13.0
 PYTEST := $(PY) -m pytest
 
-.PHONY: nightly install test test-torch snapshot snapshot-update bench bench-db bench-envs gpu-capture snapshot-gpu clean
+.PHONY: lint-workflows nightly install test test-torch snapshot snapshot-update bench bench-db bench-envs gpu-capture snapshot-gpu clean
 
 install: $(STAMP)
 
@@ -27,6 +27,10 @@ test: install
 # cache ($SNAPSHOT_RUNNER_ENVS or ~/.cache/snapshot-runner/envs) once, reused after.
 test-torch: install
 	$(PYTEST) -q -m multi_torch
+
+# The CI workflow and its local actions (.github/): actionlint, with shellcheck on `run:` scripts.
+lint-workflows: install
+	$(VENV)/bin/actionlint -shellcheck $(VENV)/bin/shellcheck
 
 # Golden check only.
 snapshot: install

@@ -41,7 +41,7 @@ def add_commands(sub: argparse._SubParsersAction, selection: Callable[[argparse.
     db(p_drift)
     p_drift.add_argument("--from", dest="ref_from", required=True, metavar="REF", help="run id, label, torch version, latest, previous or golden")
     p_drift.add_argument("--to", dest="ref_to", default=None, metavar="REF", help="as --from; leave it out with --python/--torch to compare with a fresh capture")
-    p_drift.add_argument("--format", choices=("md", "html", "json"), default="md")
+    p_drift.add_argument("--format", choices=("md", "html", "json", "junit"), default="md", help="md (an issue comment), html, json, or junit (JUnit XML: a test per case × artifact)")
     p_drift.add_argument("--out", default=None, metavar="PATH", help="write the report here (default: stdout)")
     p_drift.add_argument("--snapshots-dir", default="snapshots", help="the goldens REF 'golden' means (default: snapshots)")
     p_drift.add_argument("--include-incomplete", action="store_true", help="let REFs name incomplete runs")
