@@ -1,0 +1,89 @@
+"""Shards of one run: the split (a pure function), and parts of a run in a real SQLite history."""
+
+from __future__ import annotations
+
+import pytest
+
+from snapshot_runner.shards import Shard, ShardError, begin_part, check_run_key, finish_part, plan, progress, split
+from snapshot_runner.store import Store
+
+NAMES = [f"m{i % 3}::case_{i:02d}" for i in range(14)]
+
+
+def test_split_is_disjoint_covering_and_the_same_whatever_the_order():
+    share = split(NAMES, 4, {})
+    assert set(share) == set(NAMES) and set(share.values()) == {1, 2, 3, 4}
+    assert split(list(reversed(NAMES)) + NAMES[:3], 4, {}) == share
+    # Without compile times: a round robin over the sorted names.
+    assert [share[n] for n in sorted(NAMES)] == [i % 4 + 1 for i in range(14)]
+
+
+def test_split_balances_by_compile_time():
+    # One Inductor case as slow as all the others together.
+    seconds = {n: 1.0 for n in NAMES} | {NAMES[0]: 13.0}
+    share = split(NAMES, 2, seconds)
+    loads = {k: sum(seconds[n] for n, s in share.items() if s == k) for k in (1, 2)}
+    assert loads == {1: 13.0, 2: 13.0}
+    assert [n for n, s in share.items() if s == 1] == [NAMES[0]]
+    # Round robin would have put 7 cases, the slow one among them, on one shard.
+    assert max(sum(seconds[n] for n in sorted(NAMES)[k::2]) for k in (0, 1)) == 19.0
+
+
+def test_a_case_without_history_weighs_the_median():
+    seconds = {n: 2.0 for n in NAMES[:10]}
+    share = split(NAMES, 7, seconds)
+    assert sorted(sum(s == k for s in share.values()) for k in range(1, 8)) == [2] * 7
+
+
+@pytest.mark.parametrize("text", ["0/4", "5/4", "4", "a/b", "1/0", "-1/2", ""])
+def test_bad_shard(text):
+    with pytest.raises(ShardError, match="--shard must be K/N with 1 ≤ K ≤ N"):
+        Shard.parse(text)
+
+
+@pytest.mark.parametrize("key", ["", " x", "a b", "x" * 201, "-x", "a\nb"])
+def test_bad_run_key(key):
+    with pytest.raises(ShardError, match="--run-key must be"):
+        check_run_key(key)
+
+
+ENV = {"torch_version": "2.13.0+cpu", "python": "3.11", "platform": "linux", "device": "cpu"}
+
+
+def test_parts_of_a_run(tmp_path):
+    from snapshot_runner.results import CaseResult
+
+    store = Store.open(f"sqlite:///{tmp_path / 'h.sqlite'}")
+    try:
+        shards = [Shard(k, 3) for k in (1, 2, 3)]
+        parts = [plan(store, "night-1", s, NAMES, "fp") for s in shards]
+        assert sorted(n for p in parts for n in p) == sorted(NAMES)
+        with pytest.raises(ShardError, match="begun with 3 shards, not 4"):
+            plan(store, "night-1", Shard(1, 4), NAMES, "fp")
+        with pytest.raises(ShardError, match="another case set"):
+            plan(store, "night-1", Shard(1, 3), NAMES[1:], "fp2")
+
+        def record(shard: Shard, names: list[str], env: dict = ENV) -> tuple[str, str | None]:
+            run_id = begin_part(store, "night-1", shard, environment=env, label="n", runner_version="t", normalize="canonical")
+            store.add_results(run_id, [CaseResult(n, "ok", {"dynamo_graph": f"graph of {n}"}, None, 0.1) for n in names])
+            return finish_part(store, "night-1", shard)
+
+        assert record(shards[0], parts[0]) == ("complete", "incomplete")
+        with pytest.raises(ShardError, match=r"recording torch 2.13.0\+cpu on cpu; shard 2/3 has torch 2.14.1 on cpu"):
+            begin_part(store, "night-1", shards[1], environment=ENV | {"torch_version": "2.14.1"}, label="n", runner_version="t", normalize="canonical")
+        # Shard 2 "killed" after one case: started, never finished.
+        run_id = begin_part(store, "night-1", shards[1], environment=ENV, label="n", runner_version="t", normalize="canonical")
+        store.add_results(run_id, [CaseResult(parts[1][0], "ok", {"dynamo_graph": "half"}, None, 0.1)])
+        assert record(shards[2], parts[2]) == ("complete", "incomplete")
+        assert [(p.shard, p.status, p.attempts) for p in progress(store, ["night-1"])["night-1"]] == [(1, "complete", 1), (2, "running", 1), (3, "complete", 1)]
+        # The re-run replaces its own part: the killed attempt's case is stored once, anew.
+        assert record(shards[1], parts[1]) == ("complete", "complete")
+        assert [(p.status, p.attempts) for p in progress(store, ["night-1"])["night-1"]] == [("complete", 1), ("complete", 2), ("complete", 1)]
+        results = store.results(run_id)
+        assert sorted(results) == sorted(NAMES)
+        [digest] = results[parts[1][0]].artifacts.values()
+        assert store.texts([digest])[digest] == f"graph of {parts[1][0]}"
+        info = store.run(run_id)
+        assert info is not None and (info.status, info.cases_stored, info.cases_expected, info.run_key) == ("complete", 14, 14, "night-1")
+    finally:
+        store.close()
