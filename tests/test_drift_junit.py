@@ -11,9 +11,15 @@ from pathlib import Path
 import pytest
 import xmlschema
 
-from .test_drift import _altered_goldens, drift_json, history, run  # noqa: F401  (history is a fixture)
+# test_drift's recorded runs: its fixture, imported so that pytest finds it here.
+from .test_drift import _altered_goldens, drift_json, history, run  # noqa: F401
 
 SCHEMA = Path(__file__).parent / "data" / "junit" / "junit-10.xsd"
+
+
+@pytest.fixture(scope="module")
+def recorded(request: pytest.FixtureRequest) -> dict[str, object]:
+    return request.getfixturevalue("history")
 
 
 @pytest.fixture(scope="module")
@@ -31,13 +37,13 @@ def cases_of(document: str) -> dict[tuple[str, str], ET.Element]:
     return {(t.get("classname", ""), t.get("name", "")): t for t in ET.fromstring(document).iter("testcase")}
 
 
-def test_a_change_is_a_failure_with_its_summary_and_diff(history, schema):
-    goldens = _altered_goldens(history["tmp"])
+def test_a_change_is_a_failure_with_its_summary_and_diff(recorded, schema):
+    goldens = _altered_goldens(recorded["tmp"])
     argv = ("--from", "golden", "--to", "latest", "--snapshots-dir", str(goldens))
-    document = junit(history["db"], *argv)
+    document = junit(recorded["db"], *argv)
     schema.validate(document)
 
-    report = drift_json(history["db"], *argv)
+    report = drift_json(recorded["db"], *argv)
     cases = cases_of(document)
     # One test case per case × artifact, named as CI tools split them.
     expected = {(c["name"].replace("::", "."), a["key"]): a for c in report["cases"] for a in c["artifacts"]}
@@ -68,16 +74,16 @@ def test_a_change_is_a_failure_with_its_summary_and_diff(history, schema):
     assert props["to"].startswith("run ") and props["from"].startswith("goldens")
 
 
-def test_no_change_no_failure(history, schema):
-    document = junit(history["db"], "--from", "first", "--to", "second")
+def test_no_change_no_failure(recorded, schema):
+    document = junit(recorded["db"], "--from", "first", "--to", "second")
     schema.validate(document)
     root = ET.fromstring(document)
     assert int(root.get("tests", "0")) >= 3 * 4 and root.get("failures") == "0"
     assert not list(root.iter("failure"))
 
 
-def test_a_status_change_fails_every_artifact_and_odd_characters_stay_well_formed(history, schema, tmp_path):
-    report = json.loads(history["report"].read_text())
+def test_a_status_change_fails_every_artifact_and_odd_characters_stay_well_formed(recorded, schema, tmp_path):
+    report = json.loads(recorded["report"].read_text())
     broken = report["cases"][0]
     # ok → mismatch keeps the artifacts: unchanged texts, yet every artifact fails.
     broken["status"], broken["error"] = "mismatch", "outputs differ"
@@ -87,7 +93,7 @@ def test_a_status_change_fails_every_artifact_and_odd_characters_stay_well_forme
     edited = tmp_path / "edited.json"
     edited.write_text(json.dumps(report))
     db = f"sqlite:///{tmp_path / 'h.sqlite'}"
-    for label, path in (("base", history["report"]), ("edited", edited)):
+    for label, path in (("base", recorded["report"]), ("edited", edited)):
         code, _, err = run("record", "--from-json", str(path), "--db", db, "--label", label)
         assert code in (0, 1), err
 
@@ -104,9 +110,9 @@ def test_a_status_change_fails_every_artifact_and_odd_characters_stay_well_forme
     assert graph is not None and "l_tt_\\x07" in (graph.text or "")
 
 
-def test_the_schema_check_can_fail(history, schema):
+def test_the_schema_check_can_fail(recorded, schema):
     """The validator is live: the same document without a required attribute is refused."""
-    document = junit(history["db"], "--from", "first", "--to", "second")
+    document = junit(recorded["db"], "--from", "first", "--to", "second")
     root = ET.fromstring(document)
     del next(root.iter("testsuite")).attrib["tests"]
     with pytest.raises(xmlschema.XMLSchemaValidationError, match="tests"):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from snapshot_runner.shards import Shard, ShardError, begin_part, check_run_key, finish_part, plan, progress, split
-from snapshot_runner.store import Store
+from snapshot_runner.history.shards import Shard, ShardError, begin_part, check_run_key, finish_part, plan, progress, split
+from snapshot_runner.history.store import Store
 
 NAMES = [f"m{i % 3}::case_{i:02d}" for i in range(14)]
 
@@ -51,7 +51,7 @@ ENV = {"torch_version": "2.13.0+cpu", "python": "3.11", "platform": "linux", "de
 
 
 def test_parts_of_a_run(tmp_path):
-    from snapshot_runner.results import CaseResult
+    from snapshot_runner.capture.results import CaseResult, CaseStatus
 
     store = Store.open(f"sqlite:///{tmp_path / 'h.sqlite'}")
     try:
@@ -65,7 +65,7 @@ def test_parts_of_a_run(tmp_path):
 
         def record(shard: Shard, names: list[str], env: dict = ENV) -> tuple[str, str | None]:
             run_id = begin_part(store, "night-1", shard, environment=env, label="n", runner_version="t", normalize="canonical")
-            store.add_results(run_id, [CaseResult(n, "ok", {"dynamo_graph": f"graph of {n}"}, None, 0.1) for n in names])
+            store.add_results(run_id, [CaseResult(n, CaseStatus.OK, {"dynamo_graph": f"graph of {n}"}, None, 0.1) for n in names])
             return finish_part(store, "night-1", shard)
 
         assert record(shards[0], parts[0]) == ("complete", "incomplete")
@@ -73,7 +73,7 @@ def test_parts_of_a_run(tmp_path):
             begin_part(store, "night-1", shards[1], environment=ENV | {"torch_version": "2.14.1"}, label="n", runner_version="t", normalize="canonical")
         # Shard 2 "killed" after one case: started, never finished.
         run_id = begin_part(store, "night-1", shards[1], environment=ENV, label="n", runner_version="t", normalize="canonical")
-        store.add_results(run_id, [CaseResult(parts[1][0], "ok", {"dynamo_graph": "half"}, None, 0.1)])
+        store.add_results(run_id, [CaseResult(parts[1][0], CaseStatus.OK, {"dynamo_graph": "half"}, None, 0.1)])
         assert record(shards[2], parts[2]) == ("complete", "incomplete")
         assert [(p.shard, p.status, p.attempts) for p in progress(store, ["night-1"])["night-1"]] == [(1, "complete", 1), (2, "running", 1), (3, "complete", 1)]
         # The re-run replaces its own part: the killed attempt's case is stored once, anew.
