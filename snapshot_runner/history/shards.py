@@ -12,6 +12,7 @@ round robin over the sorted names.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import hashlib
 import re
 import statistics
@@ -88,6 +89,8 @@ class PartInfo:
     status: str
     attempts: int
     cases_expected: int
+    started_at: dt.datetime | None = None  # of the latest attempt
+    finished_at: dt.datetime | None = None
 
 
 def _lock(session: Session, key: str) -> None:
@@ -232,6 +235,12 @@ def finish_part(store: Store, key: str, shard: Shard) -> tuple[str, str | None]:
         return part.status, run.status
 
 
+def run_of(store: Store, key: str) -> int | None:
+    """The id of the run of ``key``, once a shard has begun it."""
+    with store.session() as session:
+        return session.scalar(select(Run.id).where(Run.run_key == key))
+
+
 def progress(store: Store, keys: Iterable[str]) -> dict[str, list[PartInfo]]:
     """The parts of each run key, by shard."""
     wanted = set(keys)
@@ -240,7 +249,7 @@ def progress(store: Store, keys: Iterable[str]) -> dict[str, list[PartInfo]]:
     found: dict[str, list[PartInfo]] = {}
     with store.session() as session:
         for p in session.scalars(select(ShardPart).where(ShardPart.run_key.in_(wanted)).order_by(ShardPart.run_key, ShardPart.shard)):
-            found.setdefault(p.run_key, []).append(PartInfo(p.shard, p.shards, p.status, p.attempts, p.cases_expected))
+            found.setdefault(p.run_key, []).append(PartInfo(p.shard, p.shards, p.status, p.attempts, p.cases_expected, p.started_at, p.finished_at))
     return found
 
 
