@@ -87,3 +87,51 @@ def test_parts_of_a_run(tmp_path):
         assert info is not None and (info.status, info.cases_stored, info.cases_expected, info.run_key) == ("complete", 14, 14, "night-1")
     finally:
         store.close()
+
+
+def _night(store: Store, key: str, label: str, env: dict = ENV) -> None:
+    from snapshot_runner.capture.results import CaseResult, CaseStatus
+
+    for shard in (Shard(1, 2), Shard(2, 2)):
+        names = plan(store, key, shard, NAMES, "fp")
+        run_id = begin_part(store, key, shard, environment=env, label=label, runner_version="t", normalize="canonical")
+        store.add_results(run_id, [CaseResult(n, CaseStatus.OK, {"dynamo_graph": f"graph of {n}"}, None, 0.1) for n in names])
+        finish_part(store, key, shard)
+
+
+def test_nightly_reports_a_sharded_run_from_the_previous_night_of_its_cell(tmp_path):
+    import io
+    import json
+
+    from snapshot_runner.cli import main
+
+    db = f"sqlite:///{tmp_path / 'h.sqlite'}"
+    store = Store.open(db)
+    try:
+        _night(store, "night-1-cpu", "nightly-2.13.0-cpu")
+        _night(store, "night-2-other", "nightly-2.14.1-cpu", ENV | {"torch_version": "2.14.1+cpu"})
+        _night(store, "night-2-cpu", "nightly-2.13.0-cpu")
+        plan(store, "night-3-cpu", Shard(1, 2), NAMES, "fp")
+    finally:
+        store.close()
+
+    def nightly(*argv: str) -> tuple[int, str]:
+        err = io.StringIO()
+        code = main(["nightly", "--db", db, "--reports", str(tmp_path / "reports"), *argv], io.StringIO(), err)
+        return code, err.getvalue()
+
+    code, err = nightly("--report-run", "night-2-cpu", "--fail-on-drift")
+    assert code == 0, err
+    # Compared with its own cell's previous night (run 1), not the other build's run 2 in between.
+    assert "nightly: drift (run 3 from run 1): 0 changed, 0 status-changed, 0 added, 0 removed, 14 unchanged" in err
+    written = sorted(p.name for p in (tmp_path / "reports").iterdir())
+    assert [name.split(".", 1)[1] for name in written] == ["html", "json", "junit.xml", "md"]
+    report = json.loads(next((tmp_path / "reports").glob("*.json")).read_text())
+    assert (report["from"]["id"], report["to"]["id"], report["to"]["run_key"]) == (1, 3, "night-2-cpu")
+
+    # The first night of a cell has the goldens as its past: none of these cases is there.
+    code, err = nightly("--report-run", "night-1-cpu", "-k", "::case_", "--fail-on-drift")
+    assert code == 1 and "14 added" in err and "failing: graphs drifted and --fail-on-drift is set" in err
+
+    code, err = nightly("--report-run", "night-3-cpu")
+    assert code == 2 and err.strip() == f"snapshot-runner: error: no run 'night-3-cpu' in {db}: shards 0/2 complete; 1: planned, 2: planned"
