@@ -135,3 +135,46 @@ def test_nightly_reports_a_sharded_run_from_the_previous_night_of_its_cell(tmp_p
 
     code, err = nightly("--report-run", "night-3-cpu")
     assert code == 2 and err.strip() == f"snapshot-runner: error: no run 'night-3-cpu' in {db}: shards 0/2 complete; 1: planned, 2: planned"
+
+
+def _cli(*argv: str) -> tuple[int, str, str]:
+    import io
+
+    from snapshot_runner.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), out, err)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--shard", "1/2"], "--shard K/N and --run-key KEY go together"),
+        (["--run-key", "k"], "--shard K/N and --run-key KEY go together"),
+        (["--shard", "1/2", "--run-key", "a b"], "--run-key must be"),
+        (["--shard", "2/1", "--run-key", "k"], "--shard must be K/N with 1 ≤ K ≤ N (e.g. 2/4), not '2/1'"),
+        (["--shard", "1/2", "--run-key", "k", "--from-json", "r.json"], "--shard records what it captures: it does not take --from-json"),
+        (["--shard", "1/2", "--run-key", "k", "-k", "no-such-case"], "no cases selected: nothing to record"),
+        (["--shard", "1/2", "--run-key", "k", "--case", "nope::nothing"], "unknown case name: nope::nothing"),
+    ],
+)
+def test_bad_shard_options_are_one_line(tmp_path, argv, message):
+    db = f"sqlite:///{tmp_path / 'h.sqlite'}"
+    code, out, err = _cli("record", "--db", db, *argv)
+    assert (code, out) == (2, "")
+    [line] = err.splitlines()
+    assert line.startswith("snapshot-runner: error: ") and message in line, err
+
+
+def test_more_shards_than_cases_leaves_a_part_empty(tmp_path):
+    db = f"sqlite:///{tmp_path / 'h.sqlite'}"
+    one = ["--case", "subclasses.torch_function::passthrough_add"]
+    # Shard 2 of 2 gets nothing: its part is done at once, and no run is begun yet.
+    code, out, err = _cli("record", "--db", db, *one, "--shard", "2/2", "--run-key", "tiny")
+    assert (code, out) == (0, ""), err
+    assert "shard 2/2 of tiny complete: 0 of 1 cases; nothing to capture" in err
+    assert "run not begun yet: shards 1/2 complete; 1: planned" in err
+    code, out, err = _cli("record", "--db", db, *one, "--shard", "1/2", "--run-key", "tiny")
+    assert code == 0, err
+    assert f"run {int(out)} complete: shards 2/2 complete" in err
