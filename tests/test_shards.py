@@ -178,3 +178,21 @@ def test_more_shards_than_cases_leaves_a_part_empty(tmp_path):
     code, out, err = _cli("record", "--db", db, *one, "--shard", "1/2", "--run-key", "tiny")
     assert code == 0, err
     assert f"run {int(out)} complete: shards 2/2 complete" in err
+
+
+def test_the_first_shard_weighs_the_split_by_the_history(tmp_path):
+    from snapshot_runner.capture.results import CaseResult, CaseStatus
+
+    store = Store.open(f"sqlite:///{tmp_path / 'h.sqlite'}")
+    try:
+        earlier = store.begin_run(
+            environment=ENV, label="earlier", runner_version="t", case_set_fingerprint="fp", cases_expected=len(NAMES), normalize="canonical"
+        )
+        slow = NAMES[5]
+        store.add_results(earlier, [CaseResult(n, CaseStatus.OK, {}, None, 13.0 if n == slow else 1.0) for n in NAMES])
+        assert store.finish_run(earlier) == "complete"
+        parts = [plan(store, "night-2", Shard(k, 2), NAMES, "fp") for k in (1, 2)]
+        # The slow case alone on one shard, the 13 others on the other: 13 s each.
+        assert sorted(parts, key=len) == [[slow], sorted(set(NAMES) - {slow})]
+    finally:
+        store.close()

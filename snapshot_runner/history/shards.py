@@ -31,6 +31,9 @@ from snapshot_runner.history.store import Store, _now
 # printable, no spaces, short enough for an index.
 _KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/+@=-]{0,199}")
 _SHARD = re.compile(r"\s*(\d+)\s*/\s*(\d+)\s*")
+# The complete runs whose compile times weigh a split: recent enough to follow
+# the suite, several so that one slow night does not move every case.
+HISTORY_RUNS = 10
 
 
 class ShardError(ValueError):
@@ -103,7 +106,7 @@ def _lock(session: Session, key: str) -> None:
         session.execute(sql_text("SELECT pg_advisory_xact_lock(:id)"), {"id": lock_id})
 
 
-def compile_times(store: Store, names: Iterable[str], *, last_runs: int = 10) -> dict[str, list[float]]:
+def compile_times(store: Store, names: Iterable[str], *, last_runs: int = HISTORY_RUNS) -> dict[str, list[float]]:
     """Each case's compile seconds in the last ``last_runs`` complete suite runs
     where it was ``ok`` (newest first): what the split and the cost model weigh."""
     wanted = set(names)
@@ -135,7 +138,7 @@ def plan(store: Store, key: str, shard: Shard, names: Sequence[str], fingerprint
         _lock(session, key)
         parts = session.scalars(select(ShardPart).where(ShardPart.run_key == key)).all()
         if not parts:
-            seconds = {name: statistics.median(times) for name, times in _compile_times(session, set(names), 10).items()}
+            seconds = {name: statistics.median(times) for name, times in _compile_times(session, set(names), HISTORY_RUNS).items()}
             share = split(names, shard.count, seconds)
             case_ids = store.case_ids(session, set(share))
             session.add_all(
