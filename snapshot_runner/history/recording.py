@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -68,18 +68,29 @@ class RunRecorder:
 
     def _begin(self, environment: dict[str, Any], names: list[str], sources: list[str], normalize: str) -> int:
         if self.run_id is None:
-            texts = (Path(f).read_text(encoding="utf-8") for f in sources)
-            self.run_id = self.store.begin_run(
-                environment=environment,
-                label=self.label,
-                runner_version=__version__,
-                case_set_fingerprint=case_set_fingerprint(names, texts),
-                cases_expected=len(names),
-                normalize=normalize,
-            )
+            self.run_id = self._open(environment, names, sources, normalize)
             if self.on_begin:
                 self.on_begin(self.run_id)
         return self.run_id
+
+    def _open(self, environment: dict[str, Any], names: list[str], sources: list[str], normalize: str) -> int:
+        """Begin the run these cases go into; its id."""
+        texts = (Path(f).read_text(encoding="utf-8") for f in sources)
+        return self.store.begin_run(
+            environment=environment,
+            label=self.label,
+            runner_version=__version__,
+            case_set_fingerprint=case_set_fingerprint(names, texts),
+            cases_expected=len(names),
+            normalize=normalize,
+        )
+
+    def _close(self, run_id: int, expected: int, load_errors: Sequence[dict[str, str]] = ()) -> None:
+        """Close the run with the case modules that failed to import; ``RecordError``
+        if it is incomplete (a run with load errors is kept, status ``load-errors``)."""
+        status = self.store.finish_run(run_id, load_errors=load_errors)
+        if status == RunStatus.INCOMPLETE:
+            raise RecordError(f"run {run_id} is {status}: {len(self.stored)} of {expected} cases stored")
 
     def started(self, start: CaptureStart) -> None:
         self.start = start
@@ -93,9 +104,8 @@ class RunRecorder:
 
     def finish(self, report: CaptureReport) -> int:
         """Store what the progress events missed (the report is the authority),
-        then close the run with its load errors; its id. Raises ``RecordError``
-        if it is incomplete (a run whose modules failed to import is recorded,
-        with status ``load-errors``: that a module broke is worth keeping)."""
+        then close the run with its load errors (that a module broke is worth
+        keeping); its id. Raises ``RecordError`` if it is incomplete."""
         if not report.cases and not report.load_errors:
             raise RecordError("no cases selected: nothing to record")
         names = [r.name for r in report.cases]
@@ -105,7 +115,5 @@ class RunRecorder:
         if missing:
             self.store.add_results(run_id, missing)
             self.stored.update(r.name for r in missing)
-        status = self.store.finish_run(run_id, load_errors=[error.to_json() for error in report.load_errors])
-        if status == RunStatus.INCOMPLETE:
-            raise RecordError(f"run {run_id} is {status}: {len(self.stored)} of {len(names)} cases stored")
+        self._close(run_id, len(names), [error.to_json() for error in report.load_errors])
         return run_id
