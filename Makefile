@@ -43,6 +43,8 @@ TORCHAO_SPEC ?= torchao==0.18.0
 test-example:
 	@test -x $(EXAMPLE_PY) || $(PYTHON) -m venv $(EXAMPLE)/.venv || python3 -m venv $(EXAMPLE)/.venv
 	$(EXAMPLE_PY) -m pip install --quiet --disable-pip-version-check "$(TORCH_SPEC)" numpy "$(TORCHAO_SPEC)"
+	@# setuptools keeps build/ between builds and would ship files deleted or renamed since.
+	rm -rf build
 	$(EXAMPLE_PY) -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps .
 	$(EXAMPLE_PY) -m pip install --quiet --disable-pip-version-check . "$(TORCH_SPEC)"
 	cd $(EXAMPLE) && .venv/bin/python -m pytest -q -p no:cacheprovider

@@ -5,6 +5,7 @@ used from a project directory outside the checkout."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -28,7 +29,11 @@ def _run(command: list[str], **kwargs: object) -> subprocess.CompletedProcess[st
 def installed_tool(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The fresh virtualenv's bin directory."""
     root = tmp_path_factory.mktemp("installed")
-    _run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(root / "dist"), str(REPO)])
+    # Built from a copy: setuptools keeps a checkout's build/ between builds and
+    # would ship files renamed or deleted since (two migration heads, say).
+    source = root / "source"
+    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(".git", ".venv", "build", "*.egg-info", "__pycache__", "examples", "db", "reports"))
+    _run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(root / "dist"), str(source)])
     (wheel,) = (root / "dist").glob("*.whl")
     assert wheel.name.startswith(DISTRIBUTION.replace("-", "_") + "-")
     _run([sys.executable, "-m", "venv", str(root / "venv")])

@@ -74,7 +74,7 @@ def test_the_wheel_works_from_a_project_outside_the_checkout(installed_tool: Pat
     # Every file of the package ships: modules, migrations, their templates and config.
     source = {p.relative_to(REPO / "snapshot_runner") for p in (REPO / "snapshot_runner").rglob("*") if p.is_file() and "__pycache__" not in p.parts}
     installed = {p.relative_to(package) for p in package.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
-    assert source - installed == set()
+    assert source - installed == set() and installed - source == set()
 
     _ok(run_tool(installed_tool, project, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--snapshot-update", command="python"))
     environment = (project / "goldens" / "snapshots" / "ENVIRONMENT").read_text()
