@@ -230,7 +230,9 @@ class DriftReport:
 
     def counts(self) -> dict[str, int]:
         statuses = (Change.CHANGED, Change.STATUS_CHANGED, Change.NOT_CAPTURED, Change.ADDED, Change.REMOVED, Change.UNCHANGED)
-        return {s: sum(c.status == s for c in self.cases) for s in statuses}
+        counts = {s: sum(c.status == s for c in self.cases) for s in statuses}
+        # Not captured is rare (a module failed to import): named only when it happened.
+        return {s: n for s, n in counts.items() if n or s != Change.NOT_CAPTURED}
 
     def graph_and_guard_counts(self) -> dict[str, int]:
         """Changed cases whose graphs changed, and those whose guards alone did:
