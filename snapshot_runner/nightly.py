@@ -27,7 +27,7 @@ from snapshot_runner.capture.results import CaptureReport, CaseResult
 from snapshot_runner.capture.worker import CaptureRequest, CaptureStart
 from snapshot_runner.drift.compare import DriftReport, compare, resolve
 from snapshot_runner.drift.renderers import renderer as drift_renderer
-from snapshot_runner.drift.structure import Classification
+from snapshot_runner.drift.semantic import Level
 from snapshot_runner.envs import target as targets
 from snapshot_runner.envs.host import RequestError, WorkerError
 from snapshot_runner.envs.installer import InstallError
@@ -38,8 +38,9 @@ from snapshot_runner.history.store import RunInfo, Store
 
 LABEL_PREFIX = "nightly-"
 DRIFT_FORMATS = ("md", "html", "json")
-# Changes worth a bisect; guard-only and text-only drift is reported, not bisected.
-BISECTED = (Classification.STRUCTURAL, Classification.SIGNATURE)
+# Changes worth a bisect: what a graph computes or receives. Guard-only, renamed,
+# reordered and layout-only drift is reported, not bisected.
+BISECTED = (Level.STRUCTURAL, Level.SIGNATURE, Level.METADATA)
 
 
 class NightlyError(Exception):
