@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections import Counter
 
 from snapshot_runner.drift.guard_sets import guards, stable_reason
-from snapshot_runner.drift.structure import describe, describe_change, fails
 from snapshot_runner.drift.semantic import Level
+from snapshot_runner.drift.structure import describe, describe_change, fails
 
 from .conftest import REPO
 

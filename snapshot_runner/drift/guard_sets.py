@@ -10,7 +10,6 @@ recompile and graph-break reasons.
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 from collections import Counter
 
@@ -84,11 +83,15 @@ def describe_guards(before: str, after: str) -> tuple[Level, list[str]]:
     return Level.GUARDS, summary
 
 
+def _common_length(a: str, b: str) -> int:
+    return next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
+
+
 def _delta(old: str, new: str, context: int = 12) -> str:
     """The part of two long expressions that differs, with a little context:
     ``…":false]},"default_dtype… → …":false]},"cuda_matmul_precision":0,"default_dtype…``."""
-    prefix = len(os.path.commonprefix([old, new]))
-    suffix = len(os.path.commonprefix([old[prefix:][::-1], new[prefix:][::-1]]))
+    prefix = _common_length(old, new)
+    suffix = _common_length(old[prefix:][::-1], new[prefix:][::-1])
     start = max(prefix - context, 0)
 
     def cut(text: str) -> str:
