@@ -24,15 +24,20 @@ EXAMPLES = {
     ),
     "torch_line_numbers": (
         "| +- DEFAULT_DEVICE: utils_device.CURRENT_DEVICE == None                           # _dynamo/output_graph.py:1122 in init_ambient_guards\n"
-        "| | +- LAMBDA_GUARD: ___check_metadata_1_c0/0   # y = tt.clone()  # <cases>/subclasses/two_tensor.py:44 in f",
+        "| | +- LAMBDA_GUARD: ___check_metadata_1_c0/0   # y = tt.clone()  # <cases>/subclasses/two_tensor.py:44 in f\n"
+        "+- LAMBDA_GUARD: 2 <= L['x'].size()[1]  # return x.sin()  # <cases>/nested/jagged_views.py:30 in _sin (_dynamo/variables/builder.py:5277 in <lambda>)",
         "| +- DEFAULT_DEVICE: utils_device.CURRENT_DEVICE == None                           # _dynamo/output_graph.py in init_ambient_guards\n"
-        "| | +- LAMBDA_GUARD: ___check_metadata_1_c0/0   # y = tt.clone()  # <cases>/subclasses/two_tensor.py:44 in f",
+        "| | +- LAMBDA_GUARD: ___check_metadata_1_c0/0   # y = tt.clone()  # <cases>/subclasses/two_tensor.py:44 in f\n"
+        "+- LAMBDA_GUARD: 2 <= L['x'].size()[1]  # return x.sin()  # <cases>/nested/jagged_views.py:30 in _sin (_dynamo/variables/builder.py in <lambda>)",
     ),
     "object_ids": (
         "| | +- TYPE_MATCH: ___check_type_id(L['tt'], 93938298550832), type=<class 'TwoTensor'>\n"
-        "| | | | +- ID_MATCH: ___check_obj_id(G['__builtins_dict___0']['all'], 139965312979392), type=<class 'builtin_function_or_method'>",
+        "| | | | +- ID_MATCH: ___check_obj_id(G['__builtins_dict___0']['all'], 139965312979392), type=<class 'builtin_function_or_method'>\n"
+        # torch 2.15.0: calls nested two deep in the guarded expression.
+        "| | | | | | | +- ID_MATCH: ___check_obj_id(dict(type(L['w']).__dict__)['__torch_function__'].__func__.__code__, 140571610692016), type=<class 'code'>",
         "| | +- TYPE_MATCH: ___check_type_id(L['tt'], <type_id>), type=<class 'TwoTensor'>\n"
-        "| | | | +- ID_MATCH: ___check_obj_id(G['__builtins_dict___0']['all'], <obj_id>), type=<class 'builtin_function_or_method'>",
+        "| | | | +- ID_MATCH: ___check_obj_id(G['__builtins_dict___0']['all'], <obj_id>), type=<class 'builtin_function_or_method'>\n"
+        "| | | | | | | +- ID_MATCH: ___check_obj_id(dict(type(L['w']).__dict__)['__torch_function__'].__func__.__code__, <obj_id>), type=<class 'code'>",
     ),
     "installed_global_ids": (
         "| | +- LAMBDA_GUARD: ___check_metadata_139965312979392_c0/1\n"

@@ -114,13 +114,14 @@ def torch_paths(text: str, ctx: Context) -> str:
 # lookbehind gives the same matches as without it (a match inside a run would
 # also match from the run's start, which is tried first) but stops the engine
 # from rescanning the rest of every run from each of its characters.
-_TORCH_LOCATION = re.compile(r"(?P<file>(?:<\w+>/|(?<![\w./-]))[\w./-]+\.py):\d+(?= in \w)")
+_TORCH_LOCATION = re.compile(r"(?P<file>(?:<\w+>/|(?<![\w./-]))[\w./-]+\.py):\d+(?= in [\w<])")
 
 
 @rule(GUARDS, SUMMARY)
 def torch_line_numbers(text: str, ctx: Context) -> str:
-    """``_dynamo/output_graph.py:1135 in init_ambient_guards`` loses its line
-    number: torch-internal lines move with every commit. Case files keep theirs."""
+    """``_dynamo/output_graph.py:1135 in init_ambient_guards`` (or ``in <lambda>``)
+    loses its line number: torch-internal lines move with every commit. Case
+    files keep theirs (``case_source_lines`` makes them relative)."""
 
     def strip(match: re.Match[str]) -> str:
         path = match.group("file")
@@ -131,7 +132,8 @@ def torch_line_numbers(text: str, ctx: Context) -> str:
     return _TORCH_LOCATION.sub(strip, text)
 
 
-_ID_CALL = re.compile(r"(___check_(?P<kind>type|obj)_id\((?:[^()]|\([^()]*\))*?, )\d+\)")
+# The guarded expression may nest calls two deep: ``dict(type(L['w']).__dict__)``.
+_ID_CALL = re.compile(r"(___check_(?P<kind>type|obj)_id\((?:[^()]|\((?:[^()]|\([^()]*\))*\))*?, )\d+\)")
 
 
 @rule(GUARDS, SUMMARY)
