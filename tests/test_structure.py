@@ -54,7 +54,8 @@ def test_guards_in_another_order_or_with_other_comments_are_the_same_guards():
     swapped = lines.copy()
     swapped[tail[0]], swapped[tail[-1]] = lines[tail[-1]], lines[tail[0]]
     assert describe_change("guards", text, "".join(swapped))[0] == Level.REORDERED
-    recommented = text.replace("# y = tt.clone()  # <cases>/subclasses/two_tensor.py:", "# <cases>/subclasses/two_tensor.py:")
+    # Guards written before case_source_lines: the quoted code and an absolute line.
+    recommented = text.replace("# <cases>/subclasses/two_tensor.py:+1 in f", "# y = tt.clone()  # <cases>/subclasses/two_tensor.py:55 in f")
     assert recommented != text and describe_change("guards", text, recommented) == ("text", [f"same {len(guards(text))} guards; comments only"])
 
 

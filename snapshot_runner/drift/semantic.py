@@ -21,6 +21,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import hashlib
+import heapq
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -291,16 +292,16 @@ def topological(graph: Graph, rank: Sequence[tuple[object, ...]]) -> list[int]:
         for i in mine:
             users[i].append(j)
     waiting = [len(mine) for mine in deps]
-    ready = sorted((rank[i], i) for i, w in enumerate(waiting) if w == 0)
+    ready = [(rank[i], i) for i, w in enumerate(waiting) if w == 0]
+    heapq.heapify(ready)
     order: list[int] = []
     while ready:
-        _, i = ready.pop(0)
+        _, i = heapq.heappop(ready)
         order.append(i)
         for j in users[i]:
             waiting[j] -= 1
             if waiting[j] == 0:
-                ready.append((rank[j], j))
-                ready.sort()
+                heapq.heappush(ready, (rank[j], j))
     return order
 
 
