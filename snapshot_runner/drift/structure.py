@@ -60,12 +60,6 @@ def describe(key: str, before: str, after: str, *, from_name: str = "before", to
     return Description(level, _cap(summary), "\n".join(summary) + "\n")
 
 
-def describe_change(key: str, before: str, after: str) -> tuple[str, list[str]]:
-    """``(classification, summary lines)`` for two different texts of ``key``."""
-    description = describe(key, before, after)
-    return description.level, description.summary
-
-
 def fails(level: str | None, fail_on: Level) -> bool:
     """Whether a change at ``level`` fails under ``--fail-on fail_on``; a change
     with no level (an artifact added or removed) always does."""

@@ -364,7 +364,7 @@ def _diffs(report: DriftReport, changed: list[CaseDrift], anchors: dict[tuple[st
         parts.append(_errors(report, case))
         for artifact in case.changed_artifacts:
             # Open what a reader must see: real changes, not whole texts added
-            # or removed (those are in the table) nor text-only ones.
+            # or removed (those are in the table) nor renamed, reordered or layout-only ones.
             is_open = opened < OPEN_DIFFS and artifact.change == Change.CHANGED and artifact.classification not in SAME
             opened += is_open
             # One summary line fits the title; more get a list under it.
