@@ -158,6 +158,9 @@ def test_changed_cases_carry_status_and_classification(reports):
         assert f'class="badge b-{kind}"' in table, kind
     assert "aten.add.Tensor 0 → 1" in table and "aten.mul.Tensor 2 → 1" in table
     assert "ok → error" in table
+    # The semantic diff first, the raw side-by-side one click under it.
+    assert '<pre class="semantic mono">' in text and "<summary>raw text diff</summary>" in text
+    assert re.search(r'<pre class="semantic mono">[^<]*\n\+[^\n<]*= torch\.ops\.aten\.add\.Tensor\(primals_4', text)
     # Side by side: the changed op on the left (old) and right (new), marked.
     assert '<span class="del">mul</span>' in text and '<span class="ins">add</span>' in text
 
