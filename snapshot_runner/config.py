@@ -37,6 +37,7 @@ class ProjectConfig:
     index_url: str | None = None
     extra_index_url: tuple[str, ...] = ()
     find_links: tuple[str, ...] = ()
+    fail_on: str | None = None  # the golden check's level (checked by the pytest plugin)
 
 
 def _string(key: str, value: Any) -> str:
@@ -84,6 +85,7 @@ def _parsers(base: Path) -> dict[str, tuple[str, Callable[[str, Any], Any]]]:
         "index-url": ("index_url", _string),
         "extra-index-url": ("extra_index_url", _strings),
         "find-links": ("find_links", _find_links(base)),
+        "fail-on": ("fail_on", _string),
     }
 
 

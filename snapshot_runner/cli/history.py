@@ -28,6 +28,7 @@ from snapshot_runner.cli.common import (
     report_failures,
     report_load_errors,
 )
+from snapshot_runner.drift.semantic import Level
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> dict[str, Handler]:
@@ -61,7 +62,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> dict[s
     p_drift.add_argument("--out", default=None, metavar="PATH", help="write the report here (default: stdout)")
     p_drift.add_argument("--snapshots-dir", default=None, help=SNAPSHOTS_DIR_HELP)
     p_drift.add_argument("--include-incomplete", action="store_true", help="let REFs name incomplete runs")
-    p_drift.add_argument("--fail-on-drift", action="store_true", help="exit 1 when anything changed")
+    p_drift.add_argument("--fail-on-drift", action="store_true", help="exit 1 when anything changed (as --fail-on text)")
+    p_drift.add_argument(
+        "--fail-on",
+        type=_level,
+        default=None,
+        metavar="LEVEL",
+        help=f"exit 1 when an artifact changed at LEVEL or above ({', '.join(Level)}; least first); cases added, removed or failing always count",
+    )
+    p_drift.add_argument("--raw-diff", action="store_true", help="md: show raw text diffs instead of semantic ones (JSON and HTML have both)")
     p_drift.add_argument("--matrix-runs", type=int, default=20, metavar="N", help="HTML: the cases × runs grid shows the last N complete runs (default: 20)")
     p_drift.add_argument("-k", dest="substring", default=None, metavar="SUBSTRING", help="only cases whose name contains it")
     p_drift.add_argument("--case", action="append", default=[], metavar="NAME", help="only this case (repeatable; with --python/--torch, the cases captured)")
@@ -205,7 +214,7 @@ def cmd_drift(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         # Only the HTML report draws the history grid; the others skip the query.
         if args.format == "html" and store is not None:
             report.matrix = version_matrix(store, [c.name for c in report.cases], last=args.matrix_runs, also=tuple(s.run_id for s in sides))
-    text = renderer(args.format)(report)
+    text = renderer(args.format)(report, raw_diff=args.raw_diff)
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(text, encoding="utf-8")
@@ -213,7 +222,23 @@ def cmd_drift(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         out.write(text)
     counts = report.counts()
     print(f"drift {report.before.title} → {report.after.title}: " + ", ".join(f"{n} {s}" for s, n in counts.items()), file=err)
-    return Exit.FAILED if args.fail_on_drift and report.has_changes else Exit.OK
+    classes = report.classification_counts()
+    if classes:
+        print("changed artifacts: " + ", ".join(f"{n} {level}" for level, n in classes.items()), file=err)
+    fail_on = Level.TEXT if args.fail_on_drift else args.fail_on
+    if fail_on is None:
+        return Exit.OK
+    failing = report.failing(fail_on)
+    if failing:
+        print(f"{len(failing)} change(s) at --fail-on {fail_on} or above, e.g. {failing[0]}", file=err)
+    return Exit.FAILED if failing else Exit.OK
+
+
+def _level(value: str) -> Level:
+    try:
+        return Level(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"unknown level {value!r}; choose from {', '.join(Level)}") from None
 
 
 def cmd_history(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

@@ -28,12 +28,14 @@ from snapshot_runner.capture.discovery import Discovery, LoadError, discover
 from snapshot_runner.capture.normalize import Context
 from snapshot_runner.capture.results import CaseStatus
 from snapshot_runner.config import ConfigError, find_config
+from snapshot_runner.drift.semantic import Level
 from snapshot_runner.goldens.extension import SNAPSHOTS_DIR, check_case, snapshots_root
 from snapshot_runner.goldens.layout import case_root, orphan_case_dirs, remove_case_dir
 
 CASES_DIR = pytest.StashKey[Path]()
 TRACK = pytest.StashKey[tuple[str, ...]]()
 UPDATE_COMMAND = pytest.StashKey[str]()
+FAIL_ON = pytest.StashKey[Level]()
 # Cases found once per session (per xdist worker), on first use.
 DISCOVERY = pytest.StashKey[Discovery]()
 
@@ -42,6 +44,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("snapshot_runner", "golden-graph snapshots")
     group.addoption("--cases-dir", default=None, help="directory of case modules (default: cases-dir in [tool.snapshot-runner], else cases)")
     group.addoption("--snapshots-dir", default=None, help="directory of golden snapshots (default: snapshots-dir in [tool.snapshot-runner], else snapshots)")
+    group.addoption(
+        "--snapshot-runner-fail-on",
+        default=None,
+        choices=[str(level) for level in Level],
+        help="fail a golden only for changes at this level or above (default: fail-on in [tool.snapshot-runner], else text, i.e. any change; least first: "
+        + ", ".join(Level)
+        + ")",
+    )
+    group.addoption("--snapshot-runner-raw-diff", action="store_true", help="show raw text diffs of failing goldens instead of semantic ones")
+    parser.addini("snapshot_runner_fail_on", "as --snapshot-runner-fail-on (fail-on in [tool.snapshot-runner] wins)", default=str(Level.TEXT))
 
 
 def _resolve(config: pytest.Config, option: str, configured: Path | None, default: str) -> Path:
@@ -68,6 +80,13 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[SNAPSHOTS_DIR] = _resolve(config, "snapshots_dir", project.snapshots_dir, "snapshots")
     config.stash[TRACK] = project.track
     config.stash[UPDATE_COMMAND] = update_command(config.rootpath)
+    given = config.getoption("snapshot_runner_fail_on")
+    fail_on = given or project.fail_on or config.getini("snapshot_runner_fail_on")
+    try:
+        config.stash[FAIL_ON] = Level(fail_on)
+    except ValueError:
+        where = f"{project.path}: [tool.snapshot-runner] fail-on" if project.fail_on and not given else "snapshot_runner_fail_on"
+        raise pytest.UsageError(f"{where} = {fail_on!r}: not a level ({', '.join(Level)})") from None
     # Inductor's provenance tracking turns on torch's structured trace (for
     # tlparse, not people): its empty DEBUG records would fill a failing
     # golden's "Captured log" section. Left alone when TORCH_TRACE asks for them.
@@ -126,7 +145,17 @@ def test_golden(
     if result.status != CaseStatus.OK:
         pytest.fail(f"{golden_case.name}: {result.status}: {result.error}", pytrace=False)
     root = case_root(snapshots_root(request.config), golden_case, golden_environment["torch_version"])
-    problems = check_case(result, golden_case, snapshot, root, golden_environment, request.config.stash[UPDATE_COMMAND])
+    config = request.config
+    problems = check_case(
+        result,
+        golden_case,
+        snapshot,
+        root,
+        golden_environment,
+        config.stash[UPDATE_COMMAND],
+        fail_on=config.stash[FAIL_ON],
+        raw_diff=config.getoption("snapshot_runner_raw_diff"),
+    )
     if problems:
         pytest.fail("\n".join(problems), pytrace=False)
 
