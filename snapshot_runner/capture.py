@@ -26,6 +26,7 @@ from .graph_text import readable
 from .inductor import capture_config as inductor_capture_config
 from .inductor import compile_config as inductor_compile_config
 from .inductor import inductor_compiler
+from .isolation import Baseline, seed_all
 from .normalize import Context, normalize_all
 from .results import CaseResult
 
@@ -292,7 +293,7 @@ def _as_calls(args: Any) -> list[Call]:
 # --- one case -------------------------------------------------------------------
 
 
-def _location_in(exc: BaseException, cases_dir: str) -> str:
+def location_in(exc: BaseException, cases_dir: str) -> str:
     """'file:line: ' of the deepest frame inside the cases directory, if any."""
     where = ""
     for frame in traceback.extract_tb(exc.__traceback__):
@@ -312,11 +313,12 @@ def _message(exc: BaseException) -> str:
 
 
 def _error_text(stage: str, exc: BaseException, ctx: Context) -> str:
-    return f"{_location_in(exc, ctx.cases_dir)}{stage}: {type(exc).__name__}: {_message(exc)}"
+    return f"{location_in(exc, ctx.cases_dir)}{stage}: {type(exc).__name__}: {_message(exc)}"
 
 
 def _build(case: Case) -> tuple[Callable[..., Any], list[Call]]:
-    torch.manual_seed(0)
+    # Both builds (compiled, eager) must draw the same inputs, from any RNG.
+    seed_all(0)
     fn, args = case()
     return fn, _as_calls(args)
 
@@ -415,10 +417,14 @@ def capture_cases(
     ctx: Context,
     progress: Callable[[Case, CaseResult], None] | None = None,
 ) -> list[CaseResult]:
+    """Capture ``cases`` in this process, each from the state the first started from."""
     results = []
+    baseline = Baseline.take(Path(ctx.cases_dir))
     for case in cases:
+        baseline.restore()
         result = capture_case(case, level=level, ctx=ctx)
         results.append(result)
         if progress:
             progress(case, result)
+    baseline.restore()
     return results

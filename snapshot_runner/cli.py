@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import signal
 import sys
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
     from .results import CaptureReport
+    from .supervisor import OnResult, OnStart
     from .torch_spec import TorchSpec
-    from .worker import OnResult, OnStart
 
 EXIT_OK = 0
 EXIT_CASE_FAILED = 1
@@ -26,6 +28,50 @@ ENVS_DIR_HELP = "the cache of --torch environments (default: $SNAPSHOT_RUNNER_EN
 
 class CliError(Exception):
     """A user-facing error: printed as one line, exit status 2."""
+
+
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM arrived: one line, exit 128 + the signal's number.
+
+    A BaseException, like KeyboardInterrupt, so that no ``except Exception``
+    on the way up swallows it."""
+
+    def __init__(self, signum: int, detail: str = "") -> None:
+        super().__init__(signum, detail)
+        self.signum, self.detail = signum, detail
+
+
+def _raise_interrupted(signum: int, _frame: object) -> None:
+    raise Interrupted(signum)
+
+
+def positive_number(kind: type[int] | type[float], *, most: float, auto: int | None = None):  # type: ignore[no-untyped-def]
+    """An argparse type: a number in 1..most (``kind`` int) or (0, most] (float); ``auto`` stands for ``auto``."""
+
+    def parse(text: str) -> int | float:
+        if auto is not None and text == "auto":
+            return auto
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        low_ok = value >= 1 if kind is int else value > 0
+        if not (low_ok and value <= most):
+            low = "1" if kind is int else "more than 0"
+            raise argparse.ArgumentTypeError(f"{text} is out of range: {low} to {most:g}")
+        return value
+
+    return parse
+
+
+def add_run_options(p: argparse.ArgumentParser) -> None:
+    """``--jobs`` and ``--timeout``: how the supervised workers run the cases."""
+    import os
+
+    from .supervisor import DEFAULT_TIMEOUT
+
+    p.add_argument("-j", "--jobs", type=positive_number(int, most=1024, auto=os.cpu_count() or 1), default=1, metavar="N|auto", help="capture in N worker processes (auto: one per core; default: 1)")
+    p.add_argument("--timeout", type=positive_number(float, most=7 * 24 * 3600), default=DEFAULT_TIMEOUT, metavar="SECONDS", help=f"a case running longer is stopped and reported as an error (default: {DEFAULT_TIMEOUT:g}; a case's own timeout= wins)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -50,6 +96,7 @@ def _parser() -> argparse.ArgumentParser:
     selection(p_capture)
     p_capture.add_argument("--normalize", choices=("native", "canonical"), default="canonical")
     p_capture.add_argument("--json", dest="json_path", default=None, metavar="PATH|-", help="write the JSON report")
+    add_run_options(p_capture)
     add_target_options(p_capture)
 
     p_show = sub.add_parser("show", help="capture one case and print its artifacts")
@@ -122,12 +169,13 @@ def capture_report(
     on_start: OnStart | None = None,
     on_result: OnResult | None = None,
 ) -> CaptureReport:
-    """Capture with the torch that ``add_target_options`` chose, behind a progress bar.
+    """Capture with the torch that ``add_target_options`` chose, with the
+    ``add_run_options`` (where the command has them), behind a progress bar.
 
     For every command that captures: failures to start or finish become ``CliError``.
     """
-    from .host import RequestError, WorkerError, run_capture
     from .progress import progress_reporter
+    from .supervisor import DEFAULT_TIMEOUT, RequestError, WorkerError, run_capture
 
     with contextlib.ExitStack() as stack:
         advance = []
@@ -146,6 +194,7 @@ def capture_report(
         try:
             return run_capture(
                 python, args.cases_dir, names, substring, level,
+                jobs=getattr(args, "jobs", 1), timeout=getattr(args, "timeout", DEFAULT_TIMEOUT),
                 debug=args.debug, on_start=started, on_result=finished, log=err,
             )
         except (RequestError, WorkerError) as exc:
@@ -182,10 +231,16 @@ def cmd_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_CASE_FAILED if found.errors else EXIT_OK
 
 
+# Of a failing case's kept output, the lines shown under its error.
+SHOWN_OUTPUT_LINES = 5
+
+
 def _report_failures(results, debug: bool, err: TextIO) -> None:  # type: ignore[no-untyped-def]
     for result in results:
         if result.status in ("error", "mismatch"):
             print(f"{result.status}: {result.name}: {result.error}", file=err)
+            for line in result.output[-SHOWN_OUTPUT_LINES:]:
+                print(f"    | {line}", file=err)
             if debug and result.debug_traceback:
                 print(result.debug_traceback, file=err)
 
@@ -238,8 +293,15 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     out = out or sys.stdout
     err = err or sys.stderr
     args = _parser().parse_args(argv)
+    # Off the main thread (a library caller's thread) signals cannot be handled here.
+    handled = (signal.SIGINT, signal.SIGTERM) if threading.current_thread() is threading.main_thread() else ()
+    previous = {signum: signal.signal(signum, _raise_interrupted) for signum in handled}
     try:
         return COMMANDS[args.command](args, out, err)
+    except Interrupted as exc:
+        name = signal.Signals(exc.signum).name
+        print(f"snapshot-runner: interrupted by {name}{': ' + exc.detail if exc.detail else ''}", file=err)
+        return 128 + exc.signum
     except CliError as exc:
         print(f"snapshot-runner: error: {exc}", file=err)
         return EXIT_USAGE
@@ -248,6 +310,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
             raise
         print(f"snapshot-runner: error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", file=err)
         return EXIT_USAGE
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from . import __version__
-from .cli import EXIT_CASE_FAILED, EXIT_OK, CliError, _report_failures, add_target_options, capture_report
+from .cli import EXIT_CASE_FAILED, EXIT_OK, CliError, Interrupted, _report_failures, add_run_options, add_target_options, capture_report
 from .results import CaptureReport, CaseResult, status_summary
 from .worker import CaptureStart
 
@@ -30,6 +30,7 @@ def add_commands(sub: argparse._SubParsersAction, selection: Callable[[argparse.
     db(p_record)
     p_record.add_argument("--label", default=None, help="a name for the run (e.g. nightly-2026-11-27)")
     p_record.add_argument("--from-json", default=None, metavar="PATH", help="store a `capture --json` report made elsewhere instead of capturing")
+    add_run_options(p_record)
     add_target_options(p_record)
 
     p_runs = sub.add_parser("runs", help="list recorded runs, newest first")
@@ -150,6 +151,13 @@ class _RunRecorder:
             self.store.add_results(run_id, [result])
             self.stored.add(result.name)
 
+    def left_incomplete(self) -> str:
+        """What an interrupted run left behind, in words."""
+        if self.run_id is None:
+            return "nothing recorded"
+        expected = len(self.start.cases) if self.start else 0
+        return f"run {self.run_id} stays incomplete with {len(self.stored)} of {expected} cases stored"
+
     def finish(self, report: CaptureReport) -> tuple[int, str]:
         """Store what the progress events missed (the report is the authority), then close the run."""
         if not report.cases:
@@ -177,7 +185,10 @@ def cmd_record(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             def started(start: CaptureStart) -> None:
                 recorder.start = start
 
-            report = capture_report(args, err, args.case, args.substring, on_start=started, on_result=recorder.add)
+            try:
+                report = capture_report(args, err, args.case, args.substring, on_start=started, on_result=recorder.add)
+            except Interrupted as exc:
+                raise Interrupted(exc.signum, recorder.left_incomplete()) from None
         run_id, status = recorder.finish(report)
     return _recorded(run_id, status, report.cases, args, out, err, load_errors=bool(report.load_errors))
 

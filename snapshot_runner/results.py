@@ -22,6 +22,8 @@ class CaseResult:
     artifacts: dict[str, str] = dataclasses.field(default_factory=dict)
     error: str | None = None
     compile_seconds: float = 0.0
+    # The last lines the case printed, kept when it failed.
+    output: list[str] = dataclasses.field(default_factory=list)
     # Full traceback for --debug; never part of the JSON contract.
     debug_traceback: str | None = dataclasses.field(default=None, repr=False)
 
@@ -32,6 +34,7 @@ class CaseResult:
             "artifacts": self.artifacts,
             "error": self.error,
             "compile_seconds": round(self.compile_seconds, 4),
+            **({"output": self.output} if self.output else {}),
         }
 
     @classmethod
@@ -42,6 +45,7 @@ class CaseResult:
             artifacts=dict(data.get("artifacts") or {}),
             error=data.get("error"),
             compile_seconds=float(data.get("compile_seconds") or 0.0),
+            output=[str(line) for line in data.get("output") or []],
         )
 
 
