@@ -79,16 +79,25 @@ def _set_dynamo_config():
     torch._dynamo.config.capture_scalar_outputs = True
 
 
+# Contexts entered and never exited; kept alive, as a case's own objects could be.
+_LEAKED = []
+
+
+def _enter(context):
+    _LEAKED.append(context)
+    context.__enter__()
+
+
 CHANGES = {
     "default_dtype": lambda: torch.set_default_dtype(torch.float64),
     "grad_mode": lambda: torch.set_grad_enabled(False),
-    "inference_mode": lambda: torch.inference_mode().__enter__(),
+    "inference_mode": lambda: _enter(torch.inference_mode()),
     "default_device": lambda: torch.set_default_device("meta"),
     "deterministic": lambda: torch.use_deterministic_algorithms(True),
     "matmul_precision": lambda: torch.set_float32_matmul_precision("medium"),
-    "function_mode": lambda: _NoopFunctionMode().__enter__(),
-    "dispatch_mode": lambda: _NoopDispatchMode().__enter__(),
-    "autocast": lambda: torch.autocast("cpu", dtype=torch.bfloat16).__enter__(),
+    "function_mode": lambda: _enter(_NoopFunctionMode()),
+    "dispatch_mode": lambda: _enter(_NoopDispatchMode()),
+    "autocast": lambda: _enter(torch.autocast("cpu", dtype=torch.bfloat16)),
     "cwd": lambda: os.chdir(os.sep),
     "environ": lambda: os.environ.__setitem__("SNAPSHOT_POISON", "1"),
     "sys_path": lambda: sys.path.insert(0, "/nonexistent/poison-path"),
