@@ -34,7 +34,7 @@ STATE = _state_module()
 @pytest.mark.parametrize("name", list(STATE.CHANGES))
 def test_each_change_is_seen_by_the_victim_and_undone_by_restore(name: str) -> None:
     """The test data is sharp (the victim sees each change) and ``restore`` undoes it."""
-    from snapshot_runner.isolation import Baseline
+    from snapshot_runner.capture.isolation import Baseline
 
     sys.path.insert(0, str(POISON))
     baseline = Baseline.take(POISON)
@@ -74,8 +74,6 @@ def test_victim_after_each_change_equals_victim_alone(tmp_path: Path) -> None:
     proc = run_cli("capture", "--cases-dir", str(POISON), "--json", str(out), cwd=tmp_path)
     cases = {c["name"]: c for c in json.loads((tmp_path / out).read_text())["cases"]}
     after = {name: cases[f"state::victim_after_{name}"] for name in STATE.CHANGES}
-    assert {name: (c["status"], c["artifacts"]) for name, c in after.items()} == {
-        name: (victim["status"], victim["artifacts"]) for name in STATE.CHANGES
-    }
+    assert {name: (c["status"], c["artifacts"]) for name, c in after.items()} == {name: (victim["status"], victim["artifacts"]) for name in STATE.CHANGES}
     # Changers may fail (a dispatch mode breaks their own compile), never the victims.
     assert proc.returncode in (0, 1)

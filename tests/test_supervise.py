@@ -135,7 +135,10 @@ def test_interrupted_record_is_one_line_and_stays_incomplete(tmp_path: Path, sig
     with err.open("w") as stderr:
         proc = subprocess.Popen(
             [sys.executable, "-m", "snapshot_runner.cli", "record", "--cases-dir", str(cases), "--db", f"sqlite:///{db}"],
-            cwd=REPO, stdout=subprocess.PIPE, stderr=stderr, text=True,
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
         )
         deadline = time.monotonic() + 300
         while not (_stored(db) and pid_file.exists()) and time.monotonic() < deadline:

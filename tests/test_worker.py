@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from snapshot_runner.supervisor import RequestError, WorkerError, run_capture
+from snapshot_runner.envs.supervisor import CaptureRequest, RequestError, WorkerError, run_capture
 
 from .conftest import CASES, run_cli
 
@@ -33,17 +33,15 @@ def _report(*args: str, out: Path) -> dict:
 
 def test_worker_artifacts_are_byte_identical_to_in_process(tmp_path: Path) -> None:
     """In process: what the pytest plugin does (and `make bench` times)."""
-    from snapshot_runner.capture import capture_cases
-    from snapshot_runner.discovery import discover, select
-    from snapshot_runner.normalize import Context
+    from snapshot_runner.capture.discovery import discover, select
+    from snapshot_runner.capture.normalize import Context
+    from snapshot_runner.capture.recorder import capture_cases
 
     here = capture_cases(select(discover(CASES).cases, SAME_CASES), ctx=Context.current(CASES))
     there = _report("--python", sys.executable, out=tmp_path / "there.json")
     assert there["environment"]["python_executable"] == sys.executable
     assert [c["name"] for c in there["cases"]] == SAME_CASES
-    assert {c["name"]: (c["status"], c["artifacts"]) for c in there["cases"]} == {
-        c.name: (c.status, c.artifacts) for c in here
-    }
+    assert {c["name"]: (c["status"], c["artifacts"]) for c in there["cases"]} == {c.name: (c.status, c.artifacts) for c in here}
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +49,8 @@ def torch_only_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """This interpreter with every host-only package unimportable: a stand-in for
     an environment that has torch and nothing else."""
     root = tmp_path_factory.mktemp("torch_only")
-    (root / "sitecustomize.py").write_text(textwrap.dedent(f"""
+    (root / "sitecustomize.py").write_text(
+        textwrap.dedent(f"""
         import sys
 
         class HostOnly:
@@ -61,7 +60,8 @@ def torch_only_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 return None
 
         sys.meta_path.insert(0, HostOnly())
-    """))
+    """)
+    )
     wrapper = root / "python"
     wrapper.write_text(f'#!/bin/sh\nPYTHONPATH={root} exec {sys.executable} "$@"\n')
     wrapper.chmod(0o755)
@@ -78,8 +78,7 @@ def test_worker_needs_only_torch_and_streams_events(torch_only_python: Path) -> 
     events: list[tuple[str, object]] = []
     report = run_capture(
         torch_only_python,
-        CASES,
-        substring="twotensor_view",
+        CaptureRequest(str(CASES), substring="twotensor_view"),
         on_start=lambda start: events.append(("start", start.cases)),
         on_result=lambda result: events.append(("result", result.name)),
     )
@@ -117,14 +116,16 @@ def test_bad_python_is_one_line(not_pythons: dict[str, Path], which: str, messag
 
 
 def test_worker_crash_is_the_case_error(tmp_path: Path) -> None:
-    (tmp_path / "crash.py").write_text(textwrap.dedent("""
+    (tmp_path / "crash.py").write_text(
+        textwrap.dedent("""
         import os, signal
         from snapshot_runner import case
 
         @case
         def segfaults():
             os.kill(os.getpid(), signal.SIGSEGV)
-    """))
+    """)
+    )
     proc = run_cli("capture", "--cases-dir", str(tmp_path), "--python", sys.executable)
     assert proc.returncode == 1
     assert proc.stderr.splitlines() == ["error: crash::segfaults: worker killed by SIGSEGV while running this case", "1 cases: 1 error"]
@@ -132,7 +133,7 @@ def test_worker_crash_is_the_case_error(tmp_path: Path) -> None:
 
 def test_request_errors_come_back_as_such() -> None:
     with pytest.raises(RequestError, match="unknown case name: nope::nothing"):
-        run_capture(Path(sys.executable), CASES, names=["nope::nothing"])
+        run_capture(Path(sys.executable), CaptureRequest(str(CASES), names=("nope::nothing",)))
 
 
 def test_malformed_events_are_a_worker_error(tmp_path: Path) -> None:
@@ -141,4 +142,4 @@ def test_malformed_events_are_a_worker_error(tmp_path: Path) -> None:
     fake.write_text('#!/bin/bash\necho "@snapshot-runner-worker python 3.11.0" >&$5\necho "not json" >&$5\nsleep 5\n')
     fake.chmod(0o755)
     with pytest.raises(WorkerError, match=f"the worker in {fake} sent a malformed event: 'not json'"):
-        run_capture(fake, CASES)
+        run_capture(fake, CaptureRequest(str(CASES)))
