@@ -83,8 +83,8 @@ def add_target_options(p: argparse.ArgumentParser) -> None:
     add_installer_options(group)
 
 
-def positive_number(kind: type[int] | type[float], *, most: float, auto: int | None = None) -> Callable[[str], int | float]:
-    """An argparse type: a number in 1..most (``kind`` int) or (0, most] (float); ``auto`` stands for ``auto``."""
+def number_in(kind: type[int] | type[float], low: float, high: float, *, auto: int | None = None) -> Callable[[str], int | float]:
+    """An argparse type: a ``kind`` number from ``low`` to ``high``; ``auto`` stands for the word ``auto``."""
 
     def parse(text: str) -> int | float:
         if auto is not None and text == "auto":
@@ -92,9 +92,10 @@ def positive_number(kind: type[int] | type[float], *, most: float, auto: int | N
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-        if not ((value >= 1 if kind is int else value > 0) and value <= most):
-            raise argparse.ArgumentTypeError(f"{text} is out of range: {'1' if kind is int else 'more than 0'} to {most:g}")
+            raise argparse.ArgumentTypeError(f"not {'a whole number' if kind is int else 'a number'}: {text!r}") from None
+        if not low <= value <= high:
+            shown = (f"{kind(bound):g}" if kind is float else str(kind(bound)) for bound in (low, high))
+            raise argparse.ArgumentTypeError(f"{text} is out of range: {' to '.join(shown)}")
         return value
 
     return parse
@@ -107,14 +108,14 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "-j",
         "--jobs",
-        type=positive_number(int, most=1024, auto=os.cpu_count() or 1),
+        type=number_in(int, 1, 1024, auto=os.cpu_count() or 1),
         default=1,
         metavar="N|auto",
         help="capture in N worker processes (auto: one per core; default: 1)",
     )
     p.add_argument(
         "--timeout",
-        type=positive_number(float, most=7 * 24 * 3600),
+        type=number_in(float, 0.1, 7 * 24 * 3600),
         default=DEFAULT_TIMEOUT,
         metavar="SECONDS",
         help=f"stop a case running longer and report it as an error (default: {DEFAULT_TIMEOUT:g}; a case's own timeout= wins)",
@@ -199,7 +200,8 @@ def open_store(url: str | None, *, create: bool = False) -> Iterator[Store]:
     # Imported here: `capture` on a GPU box runs this CLI without SQLAlchemy.
     from sqlalchemy.exc import SQLAlchemyError
 
-    from snapshot_runner.history.store import Store, StoreError
+    from snapshot_runner.history.store import Store, StoreError, database_url
+    from snapshot_runner.redact import scrub
 
     try:
         store = Store.open(url, create=create)
@@ -208,7 +210,8 @@ def open_store(url: str | None, *, create: bool = False) -> Iterator[Store]:
     try:
         yield store
     except SQLAlchemyError as exc:  # a database that fails after it opened: locked, gone, refused
-        raise CliError(f"{store.url}: {type(exc).__name__}: {str(getattr(exc, 'orig', None) or exc).strip().splitlines()[0]}") from None
+        message = scrub(str(getattr(exc, "orig", None) or exc).strip().splitlines()[0], database_url(url))
+        raise CliError(f"{store.url}: {type(exc).__name__}: {message}") from None
     finally:
         store.close()
 

@@ -25,6 +25,7 @@ from snapshot_runner.cli.common import (
     add_selection,
     add_target_options,
     capture_report,
+    number_in,
     open_store,
     report_failures,
 )
@@ -55,7 +56,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> dict[s
     p_drift.add_argument("--snapshots-dir", default="snapshots", help="the goldens REF 'golden' means (default: snapshots)")
     p_drift.add_argument("--include-incomplete", action="store_true", help="let REFs name incomplete runs")
     p_drift.add_argument("--fail-on-drift", action="store_true", help="exit 1 when anything changed")
-    p_drift.add_argument("--matrix-runs", type=int, default=20, metavar="N", help="HTML: the cases × runs grid shows the last N complete runs (default: 20)")
+    p_drift.add_argument(
+        "--matrix-runs",
+        type=number_in(int, 1, 10_000),
+        default=20,
+        metavar="N",
+        help="HTML: the cases × runs grid shows the last N complete runs (default: 20)",
+    )
     p_drift.add_argument("-k", dest="substring", default=None, metavar="SUBSTRING", help="only cases whose name contains it")
     p_drift.add_argument("--case", action="append", default=[], metavar="NAME", help="only this case (repeatable; with --python/--torch, the cases captured)")
     p_drift.add_argument("--cases-dir", default="cases", help="with --python/--torch: directory of case modules (default: cases)")
@@ -67,20 +74,25 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> dict[s
     p_history.add_argument("name", help="case name")
     p_history.add_argument("artifact", nargs="?", help="artifact key (default: every key of the case)")
     p_history.add_argument("--include-incomplete", action="store_true")
-    p_history.add_argument("--show", type=int, default=None, metavar="N", help="print the text of version N (vN) of ARTIFACT")
+    p_history.add_argument("--show", type=number_in(int, 1, 1_000_000_000), default=None, metavar="N", help="print the text of version N (vN) of ARTIFACT")
     return {"record": cmd_record, "runs": cmd_runs, "drift": cmd_drift, "history": cmd_history}
 
 
 def cmd_record(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from snapshot_runner.history.recording import RecordError, RunRecorder, load_report
 
+    try:
+        # Checked completely before the database is even opened.
+        given = load_report(args.from_json) if args.from_json else None
+    except RecordError as exc:
+        raise CliError(str(exc)) from None
     with open_store(args.db, create=True) as store:
-        recorder = RunRecorder(store, args.label, on_begin=lambda run_id: print(f"recording run {run_id} into {store.url}", file=err))
         try:
-            if args.from_json:
-                report = load_report(args.from_json)
-            else:
-                report = capture_report(args, err, args.case, args.substring, on_start=recorder.started, on_result=recorder.add)
+            recorder = RunRecorder(store, args.label, on_begin=lambda run_id: print(f"recording run {run_id} into {store.url}", file=err))
+        except RecordError as exc:
+            raise CliError(str(exc)) from None
+        try:
+            report = given or capture_report(args, err, args.case, args.substring, on_start=recorder.started, on_result=recorder.add)
             run_id = recorder.finish(report)
         except Interrupted as exc:
             raise Interrupted(exc.signum, recorder.left_incomplete()) from None
@@ -111,9 +123,9 @@ def cmd_runs(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     rows = [
         (
             str(r.id),
-            r.label or "-",
-            r.environment["torch_version"],
-            r.environment["device"],
+            _printable(r.label or "-"),
+            _printable(str(r.environment["torch_version"])),
+            _printable(str(r.environment["device"])),
             r.kind,
             r.status,
             _when(r.started_at),
@@ -125,6 +137,11 @@ def cmd_runs(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     for row in [header, *rows]:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip(), file=out)
     return Exit.OK
+
+
+def _printable(text: str) -> str:
+    """Control characters (an escape sequence in a label) shown escaped, never sent to the terminal."""
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
 
 
 def cmd_drift(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
