@@ -7,7 +7,7 @@ import datetime as dt
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from snapshot_runner.cli.common import ENVS_DIR_HELP, CliError, Exit, Handler, add_debug, number_in
+from snapshot_runner.cli.common import ENVS_DIR_HELP, CliError, Exit, Handler, add_debug
 
 if TYPE_CHECKING:
     from snapshot_runner.envs.cache import EnvCache
@@ -21,7 +21,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> dict[s
         add_debug(action)
         action.add_argument("--envs-dir", default=None, metavar="DIR", help=ENVS_DIR_HELP)
         if name == "prune":
-            action.add_argument("--keep", type=number_in(int, 0, 1_000_000), default=0, metavar="N", help="keep the N most recently used (default: 0)")
+            action.add_argument("--keep", type=int, default=0, metavar="N", help="keep the N most recently used (default: 0)")
     return {"envs": cmd_envs}
 
 
