@@ -93,7 +93,7 @@ class RunRecorder:
             problem = label_problem(label)
             if problem:
                 raise RecordError(f"--label: {problem}")
-            taken = next((r for r in store.runs() if r.label == label and r.kind == RunKind.RECORD), None)
+            taken = next((r for r in store.runs() if r.label == label and r.kind == RunKind.RECORD and not self._shares_run(store, r.id)), None)
             if taken is not None:
                 raise RecordError(f"--label: run {taken.id} is already labelled {label!r}; labels name one run")
         self.store, self.label, self.on_begin = store, label, on_begin
@@ -103,18 +103,28 @@ class RunRecorder:
 
     def _begin(self, environment: dict[str, Any], names: list[str], sources: list[str], normalize: str) -> int:
         if self.run_id is None:
-            texts = (Path(f).read_text(encoding="utf-8") for f in sources)
-            self.run_id = self.store.begin_run(
-                environment=environment,
-                label=self.label,
-                runner_version=__version__,
-                case_set_fingerprint=case_set_fingerprint(names, texts),
-                cases_expected=len(names),
-                normalize=normalize,
-            )
+            self.run_id = self._open(environment, names, sources, normalize)
             if self.on_begin:
                 self.on_begin(self.run_id)
         return self.run_id
+
+    def _open(self, environment: dict[str, Any], names: list[str], sources: list[str], normalize: str) -> int:
+        """Begin the run these cases go into; its id."""
+        texts = (Path(f).read_text(encoding="utf-8") for f in sources)
+        return self.store.begin_run(
+            environment=environment,
+            label=self.label,
+            runner_version=__version__,
+            case_set_fingerprint=case_set_fingerprint(names, texts),
+            cases_expected=len(names),
+            normalize=normalize,
+        )
+
+    def _close(self, run_id: int, expected: int) -> None:
+        """Close the run; ``RecordError`` if it is not complete."""
+        status = self.store.finish_run(run_id)
+        if status != RunStatus.COMPLETE:
+            raise RecordError(f"run {run_id} is {status}: {len(self.stored)} of {expected} cases stored")
 
     def started(self, start: CaptureStart) -> None:
         self.start = start
@@ -125,6 +135,10 @@ class RunRecorder:
         if run_id is not None and result.name not in self.stored:
             self.store.add_results(run_id, [result])
             self.stored.add(result.name)
+
+    def _shares_run(self, store: Store, run_id: int) -> bool:
+        """Whether run ``run_id`` is the one this recorder adds to (a shard's shared run)."""
+        return False
 
     def left_incomplete(self) -> str:
         """What a run stopped part way leaves behind, in words."""
@@ -145,7 +159,5 @@ class RunRecorder:
         if missing:
             self.store.add_results(run_id, missing)
             self.stored.update(r.name for r in missing)
-        status = self.store.finish_run(run_id)
-        if status != RunStatus.COMPLETE:
-            raise RecordError(f"run {run_id} is {status}: {len(self.stored)} of {len(names)} cases stored")
+        self._close(run_id, len(names))
         return run_id
