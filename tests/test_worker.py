@@ -13,7 +13,7 @@ import pytest
 
 from snapshot_runner.envs.supervisor import CaptureRequest, RequestError, WorkerError, run_capture
 
-from .conftest import CASES, run_cli
+from .conftest import CASES, REPO, run_cli
 
 SAME_CASES = [
     "subclasses.two_tensor::twotensor_view",
@@ -85,6 +85,20 @@ def test_worker_needs_only_torch_and_streams_events(torch_only_python: Path) -> 
     names = [c.name for c in report.cases]
     assert names and all(c.status == "ok" for c in report.cases)
     assert events == [("start", names)] + [("result", name) for name in names]
+
+
+def test_capture_runs_with_only_torch_installed(torch_only_python: Path) -> None:
+    """The host side of `capture -j N` too: what a GPU machine with torch alone runs."""
+    proc = subprocess.run(
+        [str(torch_only_python), "-m", "snapshot_runner.cli", "capture", "-k", "twotensor_view", "-j", "2", "--json", "-"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    cases = json.loads(proc.stdout)["cases"]
+    assert cases and all(c["status"] == "ok" for c in cases)
 
 
 @pytest.fixture(scope="module")
