@@ -11,7 +11,7 @@ from snapshot_runner import __version__
 from snapshot_runner.capture.results import CaptureReport, CaseResult
 from snapshot_runner.capture.worker import CaptureStart
 from snapshot_runner.history.models import RunKind, RunStatus
-from snapshot_runner.history.store import Store, case_set_fingerprint
+from snapshot_runner.history.store import RunInfo, Store, case_set_fingerprint
 from snapshot_runner.torch_version import VersionError, parse_version
 
 
@@ -93,7 +93,7 @@ class RunRecorder:
             problem = label_problem(label)
             if problem:
                 raise RecordError(f"--label: {problem}")
-            taken = next((r for r in store.runs() if r.label == label and r.kind == RunKind.RECORD and not self._shares_run(store, r.id)), None)
+            taken = self._labelled(store, label)
             if taken is not None:
                 raise RecordError(f"--label: run {taken.id} is already labelled {label!r}; labels name one run")
         self.store, self.label, self.on_begin = store, label, on_begin
@@ -136,9 +136,9 @@ class RunRecorder:
             self.store.add_results(run_id, [result])
             self.stored.add(result.name)
 
-    def _shares_run(self, store: Store, run_id: int) -> bool:
-        """Whether run ``run_id`` is the one this recorder adds to (a shard's shared run)."""
-        return False
+    def _labelled(self, store: Store, label: str) -> RunInfo | None:
+        """The run that already has ``label``, which this one may not take too."""
+        return next((r for r in store.runs() if r.label == label and r.kind == RunKind.RECORD), None)
 
     def left_incomplete(self) -> str:
         """What a run stopped part way leaves behind, in words."""
