@@ -29,7 +29,7 @@ from snapshot_runner.capture.results import CaptureReport, CaseResult
 from snapshot_runner.capture.worker import CaptureRequest, CaptureStart
 from snapshot_runner.drift.compare import DriftReport, compare, resolve
 from snapshot_runner.drift.renderers import renderer as drift_renderer
-from snapshot_runner.drift.structure import Classification
+from snapshot_runner.drift.semantic import Level
 from snapshot_runner.envs import target as targets
 from snapshot_runner.envs.installer import InstallError
 from snapshot_runner.envs.supervisor import DEFAULT_TIMEOUT, RequestError, WorkerError
@@ -42,8 +42,9 @@ from snapshot_runner.history.store import RunInfo, Store
 LABEL_PREFIX = "nightly-"
 DRIFT_FORMATS = ("md", "html", "json", "junit")
 DRIFT_SUFFIX = {"junit": "junit.xml"}  # what CI tools look for
-# Changes worth a bisect; guard-only and text-only drift is reported, not bisected.
-BISECTED = (Classification.STRUCTURAL, Classification.SIGNATURE)
+# Changes worth a bisect: what a graph computes or receives. Guard-only, renamed,
+# reordered and layout-only drift is reported, not bisected.
+BISECTED = (Level.STRUCTURAL, Level.SIGNATURE, Level.METADATA)
 
 
 class NightlyError(Exception):

@@ -29,6 +29,7 @@ from snapshot_runner.cli.common import (
     open_store,
     report_failures,
 )
+from snapshot_runner.drift.semantic import Level
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> dict[str, Handler]:
@@ -63,7 +64,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> dict[s
     p_drift.add_argument("--out", default=None, metavar="PATH", help="write the report here (default: stdout)")
     p_drift.add_argument("--snapshots-dir", default="snapshots", help="the goldens REF 'golden' means (default: snapshots)")
     p_drift.add_argument("--include-incomplete", action="store_true", help="let REFs name incomplete runs")
-    p_drift.add_argument("--fail-on-drift", action="store_true", help="exit 1 when anything changed")
+    p_drift.add_argument("--fail-on-drift", action="store_true", help="exit 1 when anything changed (as --fail-on text)")
+    p_drift.add_argument(
+        "--fail-on",
+        type=_level,
+        default=None,
+        metavar="LEVEL",
+        help=f"exit 1 when an artifact changed at LEVEL or above ({', '.join(Level)}; least first); cases added, removed or failing always count",
+    )
+    p_drift.add_argument("--raw-diff", action="store_true", help="md: show raw text diffs instead of semantic ones (JSON and HTML have both)")
     p_drift.add_argument(
         "--matrix-runs",
         type=number_in(int, 1, 10_000),
@@ -217,7 +226,7 @@ def cmd_drift(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         # Only the HTML report draws the history grid; the others skip the query.
         if args.format == "html" and store is not None:
             report.matrix = version_matrix(store, [c.name for c in report.cases], last=args.matrix_runs, also=tuple(s.run_id for s in sides))
-    text = renderer(args.format)(report)
+    text = renderer(args.format)(report, raw_diff=args.raw_diff)
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(text, encoding="utf-8")
@@ -225,7 +234,23 @@ def cmd_drift(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         out.write(text)
     counts = report.counts()
     print(f"drift {report.before.title} → {report.after.title}: " + ", ".join(f"{n} {s}" for s, n in counts.items()), file=err)
-    return Exit.FAILED if args.fail_on_drift and report.has_changes else Exit.OK
+    classes = report.classification_counts()
+    if classes:
+        print("changed artifacts: " + ", ".join(f"{n} {level}" for level, n in classes.items()), file=err)
+    fail_on = Level.TEXT if args.fail_on_drift else args.fail_on
+    if fail_on is None:
+        return Exit.OK
+    failing = report.failing(fail_on)
+    if failing:
+        print(f"{len(failing)} change(s) at --fail-on {fail_on} or above, e.g. {failing[0]}", file=err)
+    return Exit.FAILED if failing else Exit.OK
+
+
+def _level(value: str) -> Level:
+    try:
+        return Level(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"unknown level {value!r}; choose from {', '.join(Level)}") from None
 
 
 def cmd_history(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
