@@ -7,6 +7,8 @@ import json
 import re
 from typing import Any
 
+from snapshot_runner.capture.artifacts import key_problem
+from snapshot_runner.capture.names import case_name_problem
 from snapshot_runner.capture.vocabulary import StrEnum
 
 
@@ -36,6 +38,8 @@ class CaseResult:
     artifacts: dict[str, str] = dataclasses.field(default_factory=dict)
     error: str | None = None
     compile_seconds: float = 0.0
+    # The last lines the case printed, kept when it failed.
+    output: list[str] = dataclasses.field(default_factory=list)
     # Full traceback for --debug; never part of the JSON contract.
     debug_traceback: str | None = dataclasses.field(default=None, repr=False)
 
@@ -46,6 +50,7 @@ class CaseResult:
             "artifacts": self.artifacts,
             "error": self.error,
             "compile_seconds": round(self.compile_seconds, 4),
+            **({"output": self.output} if self.output else {}),
         }
 
     @classmethod
@@ -58,25 +63,22 @@ class CaseResult:
             artifacts=dict(data.get("artifacts") or {}),
             error=data.get("error"),
             compile_seconds=float(data.get("compile_seconds") or 0.0),
+            output=[str(line) for line in data.get("output") or []],
         )
 
 
-@dataclasses.dataclass(frozen=True)
-class ModuleLoadError:
-    """A case module that failed to import: its cases are missing from the report."""
+def _encodable(text: object) -> bool:
+    try:
+        str(text).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
-    module: str  # dotted, under the cases directory
-    error: str  # one line: where, under which torch, what, and a hint
 
-    def to_json(self) -> dict[str, str]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict[str, str] | str) -> ModuleLoadError:
-        if isinstance(data, str):  # reports written before load errors named their module
-            match = re.search(r"cannot import case module (\S+?):", data)
-            return cls(match[1] if match else "", data)
-        return cls(str(data["module"]), str(data["error"]))
+def load_error_module(line: str) -> str:
+    """The dotted case module a load error (``LoadError.one_line()``) names; "" if none."""
+    match = re.search(r"cannot import case module ([^\s:]+)", line)
+    return match[1] if match else ""
 
 
 @dataclasses.dataclass
@@ -84,19 +86,36 @@ class CaptureReport:
     environment: dict[str, Any]
     cases: list[CaseResult]
     normalize: str = "canonical"
-    # The case modules that failed to import (their cases are missing).
-    load_errors: list[ModuleLoadError] = dataclasses.field(default_factory=list)
+    # One line per case module that failed to import (its cases are missing).
+    load_errors: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def failed(self) -> list[CaseResult]:
         return [c for c in self.cases if c.status.failed]
+
+    def problem(self) -> str | None:
+        """Why this report (made elsewhere) may not be stored or written as goldens, or None:
+        a name or key that is not one, or text that cannot be encoded (a lone surrogate)."""
+        for case in self.cases:
+            problems = (
+                case_name_problem(case.name),
+                *(key_problem(key) for key in case.artifacts),
+                next((f"{key!r} is not encodable text" for key, text in case.artifacts.items() if not _encodable(text)), None),
+                "its error is not encodable text" if case.error and not _encodable(case.error) else None,
+            )
+            problem = next((p for p in problems if p), None)
+            if problem:
+                return f"case {case.name!r}: {problem}" if case.name else problem
+        if not _encodable(json.dumps(self.environment, ensure_ascii=False)):
+            return "its environment is not encodable text"
+        return None
 
     def to_json(self) -> dict[str, Any]:
         return {
             "environment": self.environment,
             "normalize": self.normalize,
             "cases": [c.to_json() for c in self.cases],
-            "load_errors": [e.to_json() for e in self.load_errors],
+            "load_errors": self.load_errors,
         }
 
     def dumps(self) -> str:
@@ -108,5 +127,5 @@ class CaptureReport:
             environment=dict(data.get("environment") or {}),
             cases=[CaseResult.from_json(c) for c in data.get("cases", [])],
             normalize=data.get("normalize", "canonical"),
-            load_errors=[ModuleLoadError.from_json(e) for e in data.get("load_errors") or []],
+            load_errors=list(data.get("load_errors") or []),
         )

@@ -13,6 +13,7 @@ from snapshot_runner.cli.common import (
     Exit,
     Handler,
     add_db,
+    add_run_options,
     add_selection,
     add_target_options,
     open_store,
@@ -36,6 +37,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> dict[s
     p.add_argument("--snapshots-dir", default=None, help=SNAPSHOTS_DIR_HELP)
     p.add_argument("--bisect", action="store_true", help="bisect every case whose graphs changed under a new torch")
     p.add_argument("--versions-file", default=None, metavar="FILE", help="candidate versions for --bisect, one per line")
+    add_run_options(p)
     p.add_argument(
         "--report-run",
         default=None,
@@ -78,6 +80,8 @@ def cmd_nightly(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         spec_of=lambda version: torch_spec(args, version),
         debug=args.debug,
         track=args.project.track,
+        jobs=args.jobs,
+        timeout=args.timeout,
     )
     with open_store(args.db, create=not args.report_run) as store, contextlib.ExitStack() as stack:
         advance = []

@@ -19,7 +19,7 @@ from typing import Any
 
 from snapshot_runner.capture.artifacts import Family, family
 from snapshot_runner.capture.names import name_of_golden_parts, split_case_name
-from snapshot_runner.capture.results import CaptureReport, CaseStatus
+from snapshot_runner.capture.results import CaptureReport, CaseStatus, load_error_module
 from snapshot_runner.drift.semantic import Level
 from snapshot_runner.drift.structure import describe, fails
 from snapshot_runner.goldens import layout as golden
@@ -147,7 +147,7 @@ def captured_side(report: CaptureReport) -> Side:
         case.name: StoredResult(case.status, case.error, {key: sha256(text) for key, text in case.artifacts.items()})
         for case in sorted(report.cases, key=lambda c: c.name)
     }
-    failed = {e.module: e.error for e in report.load_errors}
+    failed = {load_error_module(line): line for line in report.load_errors}
     return Side(
         ref=CAPTURE, description={"environment": report.environment}, results=results, read_texts=lambda hs: {h: texts[h] for h in hs}, load_errors=failed
     )
