@@ -65,9 +65,13 @@ def _database(base: Path) -> Callable[[str, Any], str]:
 
 
 def _with_entries(base: Path) -> Callable[[str, Any], tuple[str, ...]]:
-    from snapshot_runner.envs.with_packages import resolve_entry
+    def parse(key: str, value: Any) -> tuple[str, ...]:
+        # Imported only for a `with` key: `capture` runs where torch is all there is (no packaging).
+        from snapshot_runner.envs.with_packages import resolve_entry
 
-    return lambda key, value: tuple(resolve_entry(entry, base) for entry in _strings(key, value))
+        return tuple(resolve_entry(entry, base) for entry in _strings(key, value))
+
+    return parse
 
 
 def _find_links(base: Path) -> Callable[[str, Any], tuple[str, ...]]:

@@ -101,7 +101,6 @@ def apply_project_config(args: argparse.Namespace) -> None:
     import os
 
     from snapshot_runner.config import ConfigError, find_config
-    from snapshot_runner.history.store import URL_VARIABLE
 
     try:
         config = find_config()
@@ -113,8 +112,12 @@ def apply_project_config(args: argparse.Namespace) -> None:
     if getattr(args, "snapshots_dir", "") is None:
         args.snapshots_dir = config.snapshots_dir or Path("snapshots")
     # $SNAPSHOT_RUNNER_DB is this shell's choice: it wins over the project's file.
-    if getattr(args, "db", "") is None and not os.environ.get(URL_VARIABLE):
-        args.db = config.db
+    if getattr(args, "db", "") is None:
+        # Imported only here: `capture` runs without SQLAlchemy (a torch-only environment).
+        from snapshot_runner.history.store import URL_VARIABLE
+
+        if not os.environ.get(URL_VARIABLE):
+            args.db = config.db
 
 
 @dataclasses.dataclass(frozen=True)

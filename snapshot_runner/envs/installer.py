@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from snapshot_runner.envs.torch_spec import TorchSpec
-from snapshot_runner.envs.with_packages import distribution_name, install_args, replaces_torch
 
 INSTALLER_VAR = "SNAPSHOT_RUNNER_INSTALLER"
 
@@ -123,6 +122,9 @@ def installed_torch(env_dir: Path) -> str:
 
 def _install_with(installer: str, spec: TorchSpec, env_dir: Path, torch_version: str, log: TextIO | None) -> dict[str, str | None]:
     """Install the --with entries, one at a time (a failure names its entry), torch pinned by a constraint."""
+    # Here, not at the top: this module's errors are caught where torch alone is installed (no packaging).
+    from snapshot_runner.envs.with_packages import distribution_name, install_args, replaces_torch
+
     constraints = env_dir / "snapshot-runner-constraints.txt"
     constraints.write_text(f"torch=={torch_version}\n", encoding="utf-8")
     python = str(env_python(env_dir))

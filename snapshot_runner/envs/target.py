@@ -41,9 +41,11 @@ class Target:
 
     def tracked(self, track: Sequence[str]) -> tuple[str, ...]:
         """``track`` and the distributions of the ``--with`` entries this target installs."""
+        if self.torch is None or not self.torch.with_:
+            return tuple(track)  # and no import of packaging: a torch-only interpreter may run this
         from snapshot_runner.envs.with_packages import distribution_name
 
-        installed = (distribution_name(entry) for entry in (self.torch.with_ if self.torch else ()))
+        installed = (distribution_name(entry) for entry in self.torch.with_)
         return tuple(dict.fromkeys([*track, *(name for name in installed if name)]))
 
 
