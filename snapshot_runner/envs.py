@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from .installer import env_python, make_torch_env
+from .installer import choose_installer, env_python, make_torch_env
 from .torch_spec import TorchSpec
 
 ENVS_VAR = "SNAPSHOT_RUNNER_ENVS"
@@ -165,7 +165,14 @@ class EnvCache:
     @contextlib.contextmanager
     def use(self, spec: TorchSpec, log: TextIO | None = None, verbose: bool = False) -> Iterator[Path]:
         """The python of a cached env with exactly ``spec``'s torch, made if needed."""
-        with self.use_env(spec.key(), lambda env_dir: make_torch_env(spec, env_dir, log if verbose else None), log) as python:
+
+        def build(env_dir: Path) -> dict[str, Any]:
+            installer, why_pip = choose_installer()
+            if why_pip and log:
+                print(f"installing with pip, a full copy of torch per environment: {why_pip}", file=log)
+            return make_torch_env(spec, env_dir, log if verbose else None, installer)
+
+        with self.use_env(spec.key(), build, log) as python:
             yield python
 
     def prune(self, keep: int) -> tuple[list[tuple[CachedEnv, int]], list[CachedEnv]]:
