@@ -29,9 +29,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from snapshot_runner.envs import default_envs_dir  # noqa: E402
-from snapshot_runner.installer import make_torch_env, uv_binary  # noqa: E402
-from snapshot_runner.torch_spec import TorchSpec  # noqa: E402
+from snapshot_runner.envs.cache import default_envs_dir  # noqa: E402
+from snapshot_runner.envs.installer import make_torch_env, uv_binary  # noqa: E402
+from snapshot_runner.envs.torch_spec import TorchSpec  # noqa: E402
 
 TARGET_SECONDS = 15.0
 TARGET_BYTES = 300 * 2**20

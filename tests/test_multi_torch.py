@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from snapshot_runner.envs import EnvCache
+from snapshot_runner.envs.cache import EnvCache
 
 from .conftest import REPO, run_cli
 
@@ -44,11 +44,7 @@ def test_capture_runs_under_the_requested_torch(other_torch_run) -> None:
 def test_twotensor_forward_graphs_differ_from_the_2_13_goldens(other_torch_run) -> None:
     # Real change between 2.13.0 and 2.14.1: subclass inner sizes become graph inputs.
     _, report = other_torch_run
-    changed = [
-        c["name"]
-        for c in report["cases"]
-        if "aot_forward" in c["artifacts"] and c["artifacts"]["aot_forward"] != _golden(c["name"], "aot_forward")
-    ]
+    changed = [c["name"] for c in report["cases"] if "aot_forward" in c["artifacts"] and c["artifacts"]["aot_forward"] != _golden(c["name"], "aot_forward")]
     assert changed
 
 
