@@ -63,6 +63,7 @@ bench-db: install
 
 # What a warm --torch environment adds to a capture: worker in a cached env vs in-process.
 bench-envs: install
+	$(PY) scripts/bench_env_make.py $(BENCH_ENVS_ARGS)
 	$(PY) scripts/bench_envs.py
 
 # GPU cases (cases/gpu/, Inductor + Triton). On the GPU machine, with its own

@@ -17,7 +17,8 @@ SELECTION = ["--case", VIEW, "--case", "subclasses.torch_function::passthrough_a
 
 
 def nightly(db: str, reports: str, cases: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "snapshot_runner.cli", "nightly", "--db", db, "--reports", reports, "--bisect", "--cases-dir", cases, *SELECTION]
+    # --python: this torch both nights (the default follows the newest torch on the index).
+    command = [sys.executable, "-m", "snapshot_runner.cli", "nightly", "--db", db, "--reports", reports, "--bisect", "--cases-dir", cases, "--python", sys.executable, *SELECTION]
     return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONWARNINGS": "ignore"})
 
 

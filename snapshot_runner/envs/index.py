@@ -12,10 +12,11 @@ when wanted (``--pre``).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import subprocess
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from packaging.version import InvalidVersion, Version
 
@@ -30,9 +31,10 @@ class PackageIndexError(Exception):
     """The index could not answer (unreachable, no torch on it): one line."""
 
 
-def list_versions(installer_args: Sequence[str] = (), *, pre: bool = False) -> list[str]:
+@functools.cache
+def list_versions(installer_args: tuple[str, ...] = (), *, pre: bool = False) -> list[str]:
     """Every torch version the index offers for this Python and platform, oldest first
-    (local tags dropped: ``2.13.0+cpu`` is ``2.13.0``)."""
+    (local tags dropped: ``2.13.0+cpu`` is ``2.13.0``). Asked once per process."""
     command = [sys.executable, "-m", "pip", "index", "versions", "torch", "--disable-pip-version-check", "--retries", "1", *installer_args]
     if pre:
         command.append("--pre")
@@ -44,8 +46,9 @@ def list_versions(installer_args: Sequence[str] = (), *, pre: bool = False) -> l
     # a list missing one index's builds would make a bisect name a wrong version.
     unreachable = _unreachable(proc.stderr)
     found = re.search(r"^Available versions: (.*)$", proc.stdout, re.MULTILINE)
-    if proc.returncode == 0 and found and not unreachable:
-        return order_versions(v.strip() for v in found[1].split(",") if _is_version(v.strip()))
+    versions = order_versions(v.strip() for v in found[1].split(",") if _is_version(v.strip())) if found else []
+    if proc.returncode == 0 and versions and not unreachable:
+        return versions
     where = " ".join(redact_url(a) for a in installer_args) or "pip's configured index"
     if unreachable:
         raise PackageIndexError(f"cannot reach the package index ({where}): {unreachable}")
@@ -90,10 +93,14 @@ def between(versions: Iterable[str], good: str, bad: str) -> list[str]:
     return inside
 
 
-def newest(versions: Sequence[str]) -> str:
-    if not versions:
-        raise PackageIndexError("no torch on the package index")
-    return order_versions(versions)[-1]
+def newest(installer_args: tuple[str, ...] = (), *, pre: bool = False) -> str:
+    """The newest torch on the index (pre-releases and nightlies only with ``pre``)."""
+    return list_versions(installer_args, pre=pre)[-1]  # list_versions never returns an empty list
+
+
+def offered_between(installer_args: tuple[str, ...] = ()) -> Callable[[str, str], list[str]]:
+    """Bisect's candidates from the index: the versions strictly between two ends."""
+    return lambda good, bad: between(list_versions(installer_args, pre=wants_pre([good, bad])), good, bad)
 
 
 def is_date(text: str) -> bool:

@@ -15,11 +15,30 @@ import subprocess
 import sys
 
 # pip option -> uv flag, for the options that choose what is installed.
-_FLAGS = {"index-url": "--index-url", "extra-index-url": "--extra-index-url", "find-links": "--find-links", "constraint": "--constraint", "trusted-host": "--allow-insecure-host"}
+_FLAGS = {
+    "index-url": "--index-url",
+    "extra-index-url": "--extra-index-url",
+    "find-links": "--find-links",
+    "constraint": "--constraint",
+    "trusted-host": "--allow-insecure-host",
+}
 # pip option -> environment variable uv reads for the same thing.
 _ENV = {"cert": "SSL_CERT_FILE", "client-cert": "SSL_CLIENT_CERT", "timeout": "UV_HTTP_TIMEOUT", "default-timeout": "UV_HTTP_TIMEOUT", "proxy": "HTTPS_PROXY"}
 # Options that do not change which files are installed.
-_HARMLESS = {"disable-pip-version-check", "no-input", "quiet", "verbose", "progress-bar", "no-color", "cache-dir", "no-cache-dir", "root-user-action", "retries", "log", "require-virtualenv"}
+_HARMLESS = {
+    "disable-pip-version-check",
+    "no-input",
+    "quiet",
+    "verbose",
+    "progress-bar",
+    "no-color",
+    "cache-dir",
+    "no-cache-dir",
+    "root-user-action",
+    "retries",
+    "log",
+    "require-virtualenv",
+}
 # Sections that apply to `pip install` (pip's own precedence: a command's section over [global]).
 _SECTIONS = (":env:", "install", "global")
 _LINE = re.compile(r"^(?P<section>[^.]+)\.(?P<key>[^=]+)='(?P<value>.*)'$")
