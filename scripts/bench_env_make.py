@@ -101,7 +101,9 @@ def main() -> int:
     cached = results["uv"]["in the cache"]
     seconds, extra = statistics.median(s for s, _ in cached), statistics.median(b for _, b in cached)
     met = seconds < TARGET_SECONDS and extra < TARGET_BYTES
-    print(f"uv, torch in the cache: {seconds:.1f} s and {extra / 2**20:,.0f} MB: {'within' if met else 'OVER'} the {TARGET_SECONDS:.0f} s / {TARGET_BYTES // 2**20} MB target")
+    print(
+        f"uv, torch in the cache: {seconds:.1f} s and {extra / 2**20:,.0f} MB: {'within' if met else 'OVER'} the {TARGET_SECONDS:.0f} s / {TARGET_BYTES // 2**20} MB target"
+    )
     return 0 if met else 1
 
 

@@ -12,6 +12,7 @@ from typing import TextIO
 from snapshot_runner.capture.names import module_path, split_case_name
 from snapshot_runner.capture.results import CaptureReport
 from snapshot_runner.cli.common import CliError, Exit, Handler, add_debug, add_target_options, capture_report, index_args, open_store, resolve_torch, torch_spec
+from snapshot_runner.cli.envs import add_envs_bound, prune_to_bound
 from snapshot_runner.redact import redact_url
 
 
@@ -43,6 +44,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> dict[s
     p.add_argument("--db", default=None, metavar="URL", help="the history database (see `record`)")
     p.add_argument("--cases-dir", default="cases", help="directory of case modules (default: cases)")
     add_target_options(p)
+    add_envs_bound(p)
     return {"bisect": cmd_bisect}
 
 
@@ -147,6 +149,7 @@ def cmd_bisect(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             raise CliError(str(exc)) from None
         except PackageIndexError as exc:
             raise CliError(f"{exc} (or give the candidates: --versions, --versions-file)") from None
+    prune_to_bound(args, err)
     if report is None:
         # Equal ends are an answer, not a failure.
         print(f"nothing to bisect: {args.target} is the same at --good {args.good} and --bad {args.bad}", file=err)

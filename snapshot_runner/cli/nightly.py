@@ -21,6 +21,7 @@ from snapshot_runner.cli.common import (
     target,
     torch_spec,
 )
+from snapshot_runner.cli.envs import add_envs_bound, prune_to_bound
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> dict[str, Handler]:
@@ -40,6 +41,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> dict[s
     p.add_argument("--bisect", action="store_true", help="bisect every case whose graphs changed under a new torch")
     p.add_argument("--versions-file", default=None, metavar="FILE", help="candidate versions for --bisect, one per line (default: the package index's)")
     add_target_options(p)
+    add_envs_bound(p)
     return {"nightly": cmd_nightly}
 
 
@@ -103,5 +105,6 @@ def cmd_nightly(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     report_failures(night.capture.cases, args.debug, err)
     for line in summary(night):
         print(line, file=err)
+    prune_to_bound(args, err)
     print(night.run.id, file=out)
     return Exit.FAILED if night.failed else Exit.OK

@@ -84,10 +84,10 @@ def failure_reason(lines: Sequence[str]) -> str:
         for prefix in ("ERROR: ", "error: ", "× "):
             if text.startswith(prefix):
                 reason = text[len(prefix) :].rstrip(":.")
-                # uv puts the why on the next line: "╰─▶ Because torch==9.9 was not found ..."
+                # uv puts the why on the next line: "╰─▶ Because torch==9.9 was not found ..." (uv >= 0.10: "cause: ...")
                 following = lines[index + 1].strip() if index + 1 < len(lines) else ""
-                if following.startswith("╰─▶"):
-                    reason += ": " + following.lstrip("╰─▶ ")
+                if following.startswith(("╰─▶", "cause: ")):
+                    reason += ": " + following.lstrip("╰─▶ ").removeprefix("cause: ")
                 conflict = _conflict(lines)
                 return f"{reason} ({'; '.join(conflict)})" if conflict else reason
     nonblank = [line.strip() for line in lines if line.strip()]

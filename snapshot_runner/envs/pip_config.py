@@ -38,6 +38,7 @@ _HARMLESS = {
     "retries",
     "log",
     "require-virtualenv",
+    "config-file",  # which file: its settings are read like any other
 }
 # Sections that apply to `pip install` (pip's own precedence: a command's section over [global]).
 _SECTIONS = (":env:", "install", "global")
@@ -83,5 +84,5 @@ def uv_options(settings: dict[str, tuple[str, str]]) -> UvOptions:
         elif key == "pre" and value.lower() in ("1", "true", "yes", "on"):
             args += ["--prerelease", "allow"]
         elif key not in _HARMLESS:
-            untranslatable.append(f"{section.strip(':')}.{key}")
+            untranslatable.append(f"PIP_{key.upper().replace('-', '_')}" if section == ":env:" else f"{section}.{key}")
     return UvOptions(args, env, untranslatable)
