@@ -174,7 +174,7 @@ def _sized_cache(root: Path, outside: Path) -> EnvCache:
             (env_dir / "own.bin").write_bytes(os.urandom(2 * MB))
             os.link(outside / "libtorch.so", env_dir / "libtorch.so")
             os.link(env_dir / "own.bin", env_dir / "own-again.bin")  # counted once
-            return {"spec": key, "torch_version": "none"}
+            return {"spec": env_dir.name, "torch_version": "none"}
 
         with cache.use_env(key, build):
             pass
