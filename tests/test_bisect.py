@@ -167,3 +167,16 @@ def test_the_candidates_are_shown_before_any_install(db):
     code, _, err = bisect(db, "--good", "2.12.0", "--bad", "2.13.0")
     assert code == 0, err
     assert "candidates between 2.12.0 and 2.13.0: 2.12.1, 2.12.2, 2.12.3, 2.13.0.dev20260101 (4 in the history); nothing to install\n" in err
+
+
+def test_bisect_prunes_the_env_cache_to_its_bound_when_done(db, tmp_path):
+    from snapshot_runner.envs.cache import EnvCache
+
+    from .test_envs import cheap_build
+
+    cache = EnvCache(tmp_path / "envs")
+    with cache.use_env("torch-old", cheap_build()):
+        pass
+    code, _, err = bisect(db, "--good", "2.12.0", "--bad", "2.13.0", "--versions", "2.12.2", "--envs-dir", str(cache.root), "--envs-max-size", "1K")
+    assert code == 0, err
+    assert "1 removed" in err and cache.envs() == []

@@ -191,7 +191,7 @@ class EnvCache:
         for env in reversed(complete):  # least recently used first
             if max_size is None or usage(scans.values()).on_disk <= max_size:
                 break
-            if env.key in scans:
+            if env.key in scans and env not in pruned.busy:
                 self._remove(env, scans, pruned)
         after = self.usage()
         # Files uv's package cache also links stay on disk: not freed.
