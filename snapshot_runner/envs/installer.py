@@ -16,9 +16,10 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from packaging.specifiers import SpecifierSet
 
@@ -122,7 +123,7 @@ def installed_torch(env_dir: Path) -> str:
     return proc.stdout.strip()
 
 
-def make_torch_env(spec: TorchSpec, env_dir: Path, log: TextIO | None = None, installer: str | None = None) -> dict[str, str]:
+def make_torch_env(spec: TorchSpec, env_dir: Path, log: TextIO | None = None, installer: str | None = None) -> dict[str, Any]:
     """Make ``env_dir`` with exactly ``spec``'s torch and numpy; what the cache records of it.
 
     ``log`` gets the installer's output as it runs (None: kept for errors only);
@@ -130,10 +131,12 @@ def make_torch_env(spec: TorchSpec, env_dir: Path, log: TextIO | None = None, in
     """
     installer = installer or choose_installer()[0]
     commands, env = _commands(installer, spec, env_dir)
+    start = time.monotonic()
     for command in commands:
         returncode, lines = _run(command, log, env)
         if returncode != 0:
             raise InstallError(f"{installer} could not install {spec.requirement}: {failure_reason(lines)}")
+    installed = time.monotonic()
     version = installed_torch(env_dir)
     # "==2.13.0" is met by "2.13.0+cpu"; anything else means an index gave another torch.
     if not SpecifierSet(f"=={spec.version}").contains(version, prereleases=True):
@@ -141,4 +144,6 @@ def make_torch_env(spec: TorchSpec, env_dir: Path, log: TextIO | None = None, in
     returncode, lines = _run([str(env_python(env_dir)), "-c", "import torch"], None)
     if returncode != 0:
         raise InstallError(f"torch {version} was installed but does not import: {failure_reason(lines)}")
-    return {"spec": spec.describe(), "torch_version": version, "installer": installer}
+    # The check's first `import torch` compiles torch's bytecode: on a busy machine most of the time.
+    seconds = {"install": round(installed - start, 1), "check": round(time.monotonic() - installed, 1)}
+    return {"spec": spec.describe(), "torch_version": version, "installer": installer, "seconds": seconds}
