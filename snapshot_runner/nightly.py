@@ -32,9 +32,9 @@ from snapshot_runner.drift.compare import DriftReport, compare, resolve
 from snapshot_runner.drift.renderers import renderer as drift_renderer
 from snapshot_runner.drift.semantic import Level
 from snapshot_runner.envs import target as targets
-from snapshot_runner.envs.host import RequestError, WorkerError
 from snapshot_runner.envs.index import PackageIndexError
 from snapshot_runner.envs.installer import InstallError
+from snapshot_runner.envs.supervisor import DEFAULT_TIMEOUT, RequestError, WorkerError
 from snapshot_runner.envs.torch_spec import SpecError, TorchSpec
 from snapshot_runner.history.models import RunKind, RunStatus
 from snapshot_runner.history.recording import RunRecorder
@@ -71,6 +71,8 @@ class Plan:
     # The torch of a version to bisect, installed like the night's own.
     spec_of: Callable[[str], TorchSpec] | None = None
     debug: bool = False
+    jobs: int = 1  # supervised workers
+    timeout: float = DEFAULT_TIMEOUT  # seconds a case may run unless it sets its own
 
 
 @dataclasses.dataclass
@@ -161,7 +163,7 @@ def run_night(
 
     try:
         request = CaptureRequest(str(plan.cases_dir), plan.names, plan.substring, debug=plan.debug)
-        capture = targets.capture(plan.target, request, on_start=started, on_result=finished, log=log)
+        capture = targets.capture(plan.target, request, jobs=plan.jobs, timeout=plan.timeout, on_start=started, on_result=finished, log=log)
     except (SpecError, InstallError, RequestError, WorkerError) as exc:
         raise NightlyError(str(exc)) from None
     run_id = recorder.finish(capture)

@@ -34,7 +34,7 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> str:
             report["cases"][0]["artifacts"]["aot_forward"] = forward.replace("aten.clone.default(primals_3)", "aten.mul.Tensor(primals_3, 2)")
         path = tmp / f"{version}.json"
         path.write_text(json.dumps(report))
-        code, _, err = run("record", "--from-json", str(path), "--db", url, "--label", version)
+        code, _, err = run("record", "--from-json", str(path), "--db", url, "--label", f"at-{version}")
         assert code == 0, err
     return url
 

@@ -18,11 +18,14 @@ from snapshot_runner.cli.common import (
     CliError,
     Exit,
     Handler,
+    Interrupted,
     add_db,
     add_debug,
+    add_run_options,
     add_selection,
     add_target_options,
     capture_report,
+    number_in,
     open_store,
     report_failures,
     resolve_torch,
@@ -36,6 +39,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> dict[s
     add_db(p_record)
     p_record.add_argument("--label", default=None, help="a name for the run (e.g. nightly-2026-11-27)")
     p_record.add_argument("--from-json", default=None, metavar="PATH", help="store a `capture --json` report made elsewhere instead of capturing")
+    add_run_options(p_record)
     sharding = p_record.add_argument_group("shards: one run recorded by N processes on any machines (both options together)")
     sharding.add_argument("--shard", default=None, metavar="K/N", help="record only shard K of N of the selected cases")
     sharding.add_argument("--run-key", default=None, metavar="KEY", help="the run the shards share, e.g. <CI run id>-<torch>-<device>")
@@ -76,7 +80,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> dict[s
         help=f"exit 1 when an artifact changed at LEVEL or above ({', '.join(Level)}; least first); cases added, removed or failing always count",
     )
     p_drift.add_argument("--raw-diff", action="store_true", help="md: show raw text diffs instead of semantic ones (JSON and HTML have both)")
-    p_drift.add_argument("--matrix-runs", type=int, default=20, metavar="N", help="HTML: the cases × runs grid shows the last N complete runs (default: 20)")
+    p_drift.add_argument(
+        "--matrix-runs",
+        type=number_in(int, 1, 10_000),
+        default=20,
+        metavar="N",
+        help="HTML: the cases × runs grid shows the last N complete runs (default: 20)",
+    )
     p_drift.add_argument("-k", dest="substring", default=None, metavar="SUBSTRING", help="only cases whose name contains it")
     p_drift.add_argument("--case", action="append", default=[], metavar="NAME", help="only this case (repeatable; with --python/--torch, the cases captured)")
     p_drift.add_argument("--cases-dir", default="cases", help="with --python/--torch: directory of case modules (default: cases)")
@@ -88,7 +98,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> dict[s
     p_history.add_argument("name", help="case name")
     p_history.add_argument("artifact", nargs="?", help="artifact key (default: every key of the case)")
     p_history.add_argument("--include-incomplete", action="store_true")
-    p_history.add_argument("--show", type=int, default=None, metavar="N", help="print the text of version N (vN) of ARTIFACT")
+    p_history.add_argument("--show", type=number_in(int, 1, 1_000_000_000), default=None, metavar="N", help="print the text of version N (vN) of ARTIFACT")
     return {"record": cmd_record, "runs": cmd_runs, "drift": cmd_drift, "history": cmd_history}
 
 
@@ -97,14 +107,21 @@ def cmd_record(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     if args.shard is not None or args.run_key is not None:
         return _record_shard(args, out, err)
+    try:
+        # Checked completely before the database is even opened.
+        given = load_report(args.from_json) if args.from_json else None
+    except RecordError as exc:
+        raise CliError(str(exc)) from None
     with open_store(args.db, create=True) as store:
-        recorder = RunRecorder(store, args.label, on_begin=lambda run_id: print(f"recording run {run_id} into {store.url}", file=err))
         try:
-            if args.from_json:
-                report = load_report(args.from_json)
-            else:
-                report = capture_report(args, err, args.case, args.substring, on_start=recorder.started, on_result=recorder.add)
+            recorder = RunRecorder(store, args.label, on_begin=lambda run_id: print(f"recording run {run_id} into {store.url}", file=err))
+        except RecordError as exc:
+            raise CliError(str(exc)) from None
+        try:
+            report = given or capture_report(args, err, args.case, args.substring, on_start=recorder.started, on_result=recorder.add)
             run_id = recorder.finish(report)
+        except Interrupted as exc:
+            raise Interrupted(exc.signum, recorder.left_incomplete()) from None
         except RecordError as exc:
             raise CliError(str(exc)) from None
     return _recorded(run_id, report.cases, args, out, err, load_errors=bool(report.load_errors))
@@ -174,9 +191,9 @@ def cmd_runs(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     rows = [
         (
             str(r.id),
-            r.label or "-",
-            r.environment["torch_version"],
-            r.environment["device"],
+            _printable(r.label or "-"),
+            _printable(str(r.environment["torch_version"])),
+            _printable(str(r.environment["device"])),
             r.kind,
             r.status,
             _when(r.started_at),
@@ -189,6 +206,11 @@ def cmd_runs(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     for row in [header, *rows]:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip(), file=out)
     return Exit.OK
+
+
+def _printable(text: str) -> str:
+    """Control characters (an escape sequence in a label) shown escaped, never sent to the terminal."""
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
 
 
 def cmd_drift(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

@@ -18,10 +18,8 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterable, Sequence
 
-from packaging.version import InvalidVersion, Version
-
 from snapshot_runner.redact import redact_url
-from snapshot_runner.torch_version import order_versions, parse_version
+from snapshot_runner.torch_version import InvalidVersion, Version, order_versions, parse_version
 
 NEWEST = "newest"
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
