@@ -69,5 +69,7 @@ def distribution_name(entry: str) -> str | None:
 
 
 def replaces_torch(reason: str) -> bool:
-    """Whether an installer's failure (one line) is a conflict with the pinned torch."""
-    return "conflict" in reason.lower() and re.search(r"\btorch\b(?![-_.]?\w)", reason) is not None
+    """Whether an installer's failure (one line) is a conflict with the pinned torch:
+    pip says "conflicting dependencies", uv "No solution found when resolving"."""
+    unresolvable = any(word in reason.lower() for word in ("conflict", "no solution found"))
+    return unresolvable and re.search(r"\btorch\b(?![-_.]?\w)", reason) is not None
