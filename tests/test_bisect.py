@@ -53,7 +53,14 @@ def test_first_change_from_history_alone(db):
     assert (point["last_good"], point["first_bad"], point["skipped_between"]) == ("2.12.1", "2.12.2", [])
     assert point["compare_url"] == f"https://github.com/pytorch/pytorch/compare/{1:040x}...{2:040x}"
     assert "+        clone: \"f32[s47, s16]\" = torch.ops.aten.mul.Tensor(primals_3, 2)" in point["diff"]
-    assert report["captured"] == 0 and report["reused"] >= 2  # nothing installed: all in the history
+    # Nothing installed: the four versions between the ends are all judged from the history.
+    assert (report["captured"], report["reused"]) == (0, 4)
+    assert {v["version"]: (v["verdict"], v["reused"]) for v in report["verdicts"]} == {
+        "2.12.1": ("good", True),
+        "2.12.2": ("bad", True),
+        "2.12.3": ("good", True),
+        "2.13.0.dev20260101": ("bad", True),
+    }
     assert "capturing" not in err
 
 
