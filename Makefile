@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 TORCH_SPEC ?= torch==2.13.0
 PYTEST := $(PY) -m pytest
 
-.PHONY: nightly install test test-torch snapshot snapshot-update bench bench-db bench-envs gpu-capture snapshot-gpu clean
+.PHONY: nightly install lint test test-torch snapshot snapshot-update bench bench-db bench-envs gpu-capture snapshot-gpu clean
 
 install: $(STAMP)
 
@@ -18,9 +18,17 @@ $(STAMP): pyproject.toml Makefile
 	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev]" "$(TORCH_SPEC)"
 	@touch $(STAMP)
 
-# Everything: unit tests, bad-input tests, determinism checks and the golden check.
+# Lint: ruff (rules and formatting), mypy, and the layout check (no import
+# cycles, a torch-only worker side, no overlong module without a reason).
+lint: install
+	$(VENV)/bin/ruff check snapshot_runner scripts tests
+	$(VENV)/bin/ruff format --check snapshot_runner scripts tests
+	$(VENV)/bin/mypy
+	$(PY) scripts/check_layout.py
+
+# Everything: lint, unit tests, bad-input tests, determinism checks and the golden check.
 # Not the multi_torch tests: they install another torch (`make test-torch`).
-test: install
+test: install lint
 	$(PYTEST) -n 2 -q -m "not multi_torch"
 
 # --torch end to end with a second real torch (2.14.1, ~5.5 GB): made in the env
@@ -42,7 +50,7 @@ snapshot-update: install
 # NIGHTLY_ARGS="--db URL -k two_tensor" or NIGHTLY_ARGS="--torch 2.15.0.dev20261127
 # --index-url https://download.pytorch.org/whl/nightly/cpu --bisect --versions-file nightlies.txt".
 nightly: install
-	$(PY) scripts/nightly.py $(NIGHTLY_ARGS)
+	$(PY) -m snapshot_runner.cli nightly $(NIGHTLY_ARGS)
 
 # Capture speed: the tool vs a bare recording loop, and `make snapshot` -n 2 vs serial.
 bench: install
@@ -68,7 +76,7 @@ gpu-capture:
 # ... then here: write their goldens from that report into snapshots/cuda-torch<version>/,
 # and record it as a history run (DB= a database URL; default db/history.sqlite).
 snapshot-gpu: install
-	$(PY) -m snapshot_runner.variant_goldens $(GPU_JSON)
+	$(PY) -m snapshot_runner.goldens.variants $(GPU_JSON)
 	$(PY) -m snapshot_runner.cli record --from-json $(GPU_JSON) --label gpu-$$(date +%F) $(if $(DB),--db $(DB))
 
 clean:

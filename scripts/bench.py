@@ -60,9 +60,9 @@ def _prelude() -> list[Any]:
     """Warm the process up the same way for both sides, off the clock."""
     import torch
 
-    from snapshot_runner.capture import config_patches
-    from snapshot_runner.discovery import discover
-    from snapshot_runner.inductor import compile_config
+    from snapshot_runner.capture.discovery import discover
+    from snapshot_runner.capture.inductor import compile_config
+    from snapshot_runner.capture.recorder import config_patches
 
     # One throwaway Inductor compile (caches off, so it writes nothing) imports
     # the compiler stacks and probes the C++ compiler and vector ISA.
@@ -73,14 +73,15 @@ def _prelude() -> list[Any]:
 
 
 def tool_side(cases: list[Any]) -> int:
-    from snapshot_runner.capture import capture_cases
-    from snapshot_runner.normalize import Context
+    from snapshot_runner.capture.normalize import Context
+    from snapshot_runner.capture.recorder import capture_cases
+    from snapshot_runner.capture.results import CaseStatus
 
     results = capture_cases(cases, ctx=Context.current(CASES))
-    failed = [r.name for r in results if r.status in ("error", "mismatch")]
+    failed = [r.name for r in results if r.status.failed]
     if failed:
         raise SystemExit(f"cases failed: {', '.join(failed)}")
-    return sum(r.status != "skipped" for r in results)
+    return sum(r.status != CaseStatus.SKIPPED for r in results)
 
 
 def bare_side(cases: list[Any]) -> int:
@@ -90,7 +91,7 @@ def bare_side(cases: list[Any]) -> int:
     from torch._functorch.compilers import min_cut_rematerialization_partition
     from torch._inductor.compile_fx import compile_fx, compile_fx_inner
 
-    from snapshot_runner.capture import case_config, config_patches, run_backward, skip_reason
+    from snapshot_runner.capture.recorder import case_config, config_patches, run_backward, skip_reason
 
     texts: list[str] = []
 

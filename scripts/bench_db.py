@@ -20,6 +20,7 @@ vocabulary and diff shape of the real thing.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import random
 import re
@@ -34,10 +35,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from snapshot_runner.drift import compare, resolve  # noqa: E402
-from snapshot_runner.renderers import renderer  # noqa: E402
-from snapshot_runner.results import CaseResult  # noqa: E402
-from snapshot_runner.store import Store  # noqa: E402
+from snapshot_runner.capture.results import CaseResult, CaseStatus  # noqa: E402
+from snapshot_runner.drift.compare import compare, resolve  # noqa: E402
+from snapshot_runner.drift.renderers import renderer  # noqa: E402
+from snapshot_runner.history.store import Store  # noqa: E402
 
 TARGET_DRIFT_S = 1.0
 TARGET_HISTORY_S = 0.5
@@ -140,7 +141,7 @@ def generate(store: Store, runs: int, cases: int, change: float, seed: int) -> t
             started_at=date,
         )
         results = [
-            CaseResult(name=name, status="ok", artifacts={key: current[(name, key)] for key in KEYS}, compile_seconds=rng.uniform(0.05, 2.0))
+            CaseResult(name=name, status=CaseStatus.OK, artifacts={key: current[(name, key)] for key in KEYS}, compile_seconds=rng.uniform(0.05, 2.0))
             for name in names
         ]
         store.add_results(run_id, results)
@@ -200,10 +201,8 @@ def database_size(url: str) -> tuple[int, int, int, dict[str, int]]:
                 # Fold the WAL into the main file so the file size is the whole database.
                 conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
                 texts = conn.execute(text("SELECT sum(length(CAST(text AS BLOB))), count(*) FROM artifacts")).one()
-                try:
+                with contextlib.suppress(OperationalError):  # SQLite built without the dbstat table
                     tables = dict(conn.execute(text(SQLITE_TABLES)).all())
-                except OperationalError:  # SQLite built without the dbstat table
-                    pass
             else:
                 # The database alone: WAL is the server's, shared by all its databases.
                 on_disk = conn.execute(text("SELECT pg_database_size(current_database())")).scalar_one()
@@ -232,7 +231,9 @@ def main(argv: list[str] | None = None) -> int:
         store = Store.open(url)
         if store.runs(limit=1):
             raise SystemExit(f"{store.url} already holds runs: give an empty database")
-        print(f"generating {args.runs} runs × {args.cases} cases × {len(KEYS)} artifacts, {args.change:.0%} changing per run, into {store.url}", file=sys.stderr)
+        print(
+            f"generating {args.runs} runs × {args.cases} cases × {len(KEYS)} artifacts, {args.change:.0%} changing per run, into {store.url}", file=sys.stderr
+        )
         run_ids, slots, generation_s = generate(store, args.runs, args.cases, args.change, args.seed)
 
         rng = random.Random(args.seed + 1)
@@ -254,7 +255,9 @@ def main(argv: list[str] | None = None) -> int:
         began = time.perf_counter()
         cli = subprocess.run(
             [sys.executable, "-m", "snapshot_runner.cli", "drift", "--db", url, "--from", str(a), "--to", str(b), "--format", "md", "--out", f"{tmp}/drift.md"],
-            cwd=REPO, capture_output=True, text=True,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
         )
         cli_s = time.perf_counter() - began
         if cli.returncode != 0:
@@ -273,19 +276,41 @@ def main(argv: list[str] | None = None) -> int:
     ratio = on_disk / text_bytes
     mb = 1024 * 1024
     rows = [
-        ("drift, random pairs (resolve+compare+md+json)", f"{drift_random:.3f} s", f"< {TARGET_DRIFT_S} s", drift_random < TARGET_DRIFT_S,
-         f"{statistics.median(random_counts):.0f} changed artifacts (median)"),
-        ("drift, neighbouring runs", f"{drift_neighbour:.3f} s", f"< {TARGET_DRIFT_S} s", drift_neighbour < TARGET_DRIFT_S,
-         f"{statistics.median(neighbour_counts):.0f} changed artifacts (median)"),
-        ("history of one case artifact", f"{history_s:.3f} s", f"< {TARGET_HISTORY_S} s", history_s < TARGET_HISTORY_S,
-         f"{statistics.median(versions):.0f} versions (median)"),
-        ("database size / distinct text", f"{ratio:.2f}×", f"≤ {TARGET_SIZE_RATIO}×", ratio <= TARGET_SIZE_RATIO,
-         f"{on_disk / mb:.1f} MiB on disk, {text_bytes / mb:.1f} MiB in {distinct} texts ({text_bytes / distinct / 1024:.2f} KiB each)"),
+        (
+            "drift, random pairs (resolve+compare+md+json)",
+            f"{drift_random:.3f} s",
+            f"< {TARGET_DRIFT_S} s",
+            drift_random < TARGET_DRIFT_S,
+            f"{statistics.median(random_counts):.0f} changed artifacts (median)",
+        ),
+        (
+            "drift, neighbouring runs",
+            f"{drift_neighbour:.3f} s",
+            f"< {TARGET_DRIFT_S} s",
+            drift_neighbour < TARGET_DRIFT_S,
+            f"{statistics.median(neighbour_counts):.0f} changed artifacts (median)",
+        ),
+        (
+            "history of one case artifact",
+            f"{history_s:.3f} s",
+            f"< {TARGET_HISTORY_S} s",
+            history_s < TARGET_HISTORY_S,
+            f"{statistics.median(versions):.0f} versions (median)",
+        ),
+        (
+            "database size / distinct text",
+            f"{ratio:.2f}×",
+            f"≤ {TARGET_SIZE_RATIO}×",
+            ratio <= TARGET_SIZE_RATIO,
+            f"{on_disk / mb:.1f} MiB on disk, {text_bytes / mb:.1f} MiB in {distinct} texts ({text_bytes / distinct / 1024:.2f} KiB each)",
+        ),
         ("drift CLI end to end, once (md, random pair)", f"{cli_s:.3f} s", "-", None, "includes interpreter start"),
         ("history CLI end to end, once", f"{cli_history_s:.3f} s", "-", None, "includes interpreter start"),
     ]
-    print(f"\nbench-db: {len(run_ids)} runs × {args.cases} cases × {len(KEYS)} artifacts in {masked_url(url, bool(args.db))}; "
-          f"generated in {generation_s:.0f} s; medians of {reps}\n")
+    print(
+        f"\nbench-db: {len(run_ids)} runs × {args.cases} cases × {len(KEYS)} artifacts in {masked_url(url, bool(args.db))}; "
+        f"generated in {generation_s:.0f} s; medians of {reps}\n"
+    )
     header = ("measure", "median", "target", "result", "detail")
     table = [header] + [(m, v, t, "-" if ok is None else ("PASS" if ok else "MISS"), d) for m, v, t, ok, d in rows]
     widths = [max(len(r[i]) for r in table) for i in range(len(header))]
@@ -293,14 +318,17 @@ def main(argv: list[str] | None = None) -> int:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
     largest = sorted(tables.items(), key=lambda kv: -kv[1])[:5]
     if largest:
-        print("\nlargest tables (with indexes): " + ", ".join(f"{name} {size / mb:.1f} MiB" for name, size in largest)
-              + f"; everything else {(on_disk - sum(tables.values())) / mb:.1f} MiB")
+        print(
+            "\nlargest tables (with indexes): "
+            + ", ".join(f"{name} {size / mb:.1f} MiB" for name, size in largest)
+            + f"; everything else {(on_disk - sum(tables.values())) / mb:.1f} MiB"
+        )
     missed = [m for m, _, _, ok, _ in rows if ok is False]
     return 1 if missed else 0
 
 
 def masked_url(url: str, given: bool) -> str:
-    from snapshot_runner.store import masked
+    from snapshot_runner.history.store import masked
 
     return masked(url) if given else "SQLite (temp dir)"
 

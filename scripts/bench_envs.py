@@ -25,9 +25,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from snapshot_runner.envs import EnvCache  # noqa: E402
-from snapshot_runner.host import run_capture  # noqa: E402
-from snapshot_runner.torch_spec import TorchSpec  # noqa: E402
+from snapshot_runner.envs.cache import EnvCache  # noqa: E402
+from snapshot_runner.envs.host import CaptureRequest, run_capture  # noqa: E402
+from snapshot_runner.envs.torch_spec import TorchSpec  # noqa: E402
 
 TARGET_SECONDS = 2.0
 
@@ -50,7 +50,7 @@ def main() -> int:
 
     print(f"warming the {spec.requirement} environment (made once if missing) ...", file=sys.stderr)
     with EnvCache().use(spec, log=sys.stderr) as python:
-        count = len(run_capture(python, REPO / "cases", substring=args.substring).cases)
+        count = len(run_capture(python, CaptureRequest(str(REPO / "cases"), substring=args.substring)).cases)
     warm = f"--torch {args.torch} (warm env)"
     sides = {"in process": [], "--python .venv/bin/python": ["--python", sys.executable], warm: ["--torch", args.torch]}
     times: dict[str, list[float]] = {label: [] for label in sides}

@@ -9,7 +9,7 @@ Write a case::
         return fn, (args...)
 """
 
-from .case import Case, CaseOptions, case
+from snapshot_runner.capture.case import Case, CaseOptions, case
 
-__all__ = ["Case", "CaseOptions", "case", "__version__"]
+__all__ = ["Case", "CaseOptions", "__version__", "case"]
 __version__ = "0.1.0"

@@ -31,7 +31,10 @@ def find_bindir() -> Path | None:
     on_path = shutil.which("initdb")
     candidates = [Path(on_path).resolve().parent] if on_path else []
     # Newest major version first: /usr/lib/postgresql/15/bin, /usr/lib/postgresql/16/bin ...
-    candidates += [Path(p) for p in sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(Path(p).parent.name) if Path(p).parent.name.isdigit() else 0, reverse=True)]
+    candidates += [
+        Path(p)
+        for p in sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(Path(p).parent.name) if Path(p).parent.name.isdigit() else 0, reverse=True)
+    ]
     for bindir in candidates:
         if all((bindir / tool).is_file() and os.access(bindir / tool, os.X_OK) for tool in ("initdb", "pg_ctl", "postgres")):
             return bindir

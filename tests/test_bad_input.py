@@ -9,25 +9,25 @@ from pathlib import Path
 
 import pytest
 
-GOOD = '''
+GOOD = """
 import torch
 from snapshot_runner import case
 
 @case(backend="eager", backward=False)
 def good():
     return (lambda x: x + 1), (torch.ones(2),)
-'''
+"""
 
 BROKEN = {
     "import_error.py": "import torch\nraise RuntimeError('boom at import')\n",
-    "factory_raises.py": textwrap.dedent('''
+    "factory_raises.py": textwrap.dedent("""
         from snapshot_runner import case
 
         @case
         def factory_raises():
             raise ValueError("no inputs for you")
-    '''),
-    "compile_fails.py": textwrap.dedent('''
+    """),
+    "compile_fails.py": textwrap.dedent("""
         import torch
         from snapshot_runner import case
 
@@ -37,7 +37,7 @@ BROKEN = {
                 torch._dynamo.graph_break()
                 return x + 1
             return f, (torch.ones(2),)
-    '''),
+    """),
 }
 
 

@@ -52,7 +52,7 @@ def test_first_change_from_history_alone(db):
     assert len(report["change_points"]) == 3
     assert (point["last_good"], point["first_bad"], point["skipped_between"]) == ("2.12.1", "2.12.2", [])
     assert point["compare_url"] == f"https://github.com/pytorch/pytorch/compare/{1:040x}...{2:040x}"
-    assert "+        clone: \"f32[s47, s16]\" = torch.ops.aten.mul.Tensor(primals_3, 2)" in point["diff"]
+    assert '+        clone: "f32[s47, s16]" = torch.ops.aten.mul.Tensor(primals_3, 2)' in point["diff"]
     # Nothing installed: the four versions between the ends are all judged from the history.
     assert (report["captured"], report["reused"]) == (0, 4)
     assert {v["version"]: (v["verdict"], v["reused"]) for v in report["verdicts"]} == {
@@ -117,9 +117,9 @@ def test_a_mistyped_case_fails_before_any_install(db, name, message):
 
 def test_a_case_error_is_a_skip_that_is_tried_again(db):
     """A version whose capture errors is skipped, not stored: the next bisect tries it again."""
-    from snapshot_runner.bisect import Bisector, Target
-    from snapshot_runner.results import CaptureReport, CaseResult
-    from snapshot_runner.store import Store
+    from snapshot_runner.bisect.bisector import Bisector, Subject
+    from snapshot_runner.capture.results import CaptureReport, CaseResult
+    from snapshot_runner.history.store import Store
 
     tried: list[str] = []
 
@@ -132,7 +132,7 @@ def test_a_case_error_is_a_skip_that_is_tried_again(db):
     try:
         before = len(store.runs())
         for _ in range(2):
-            report = Bisector(store, Target(CASE, "aot_forward"), capture_at).run("2.12.0", "2.13.0", ["2.12.5"], every_change=True, command="")
+            report = Bisector(store, Subject(CASE, "aot_forward"), capture_at).run("2.12.0", "2.13.0", ["2.12.5"], every_change=True, command="")
             verdict = report.search.verdicts["2.12.5"]
             assert (verdict.verdict, verdict.reused) == ("skip", False)
             assert "case error at torch 2.12.5: RuntimeError: out of memory" in verdict.detail

@@ -7,7 +7,8 @@ import math
 
 import pytest
 
-from snapshot_runner.bisect_search import BAD, GOOD, SKIP, Probe, Search, VersionError, order_versions
+from snapshot_runner.bisect.search import Judgement, Probe, Search
+from snapshot_runner.torch_version import VersionError, order_versions
 
 NIGHTLIES = [f"2.10.0.dev202510{d:02d}" for d in range(1, 17)]
 
@@ -61,7 +62,7 @@ def test_value_differing_from_both_ends_counts_as_bad():
     result = Table(values).search()
     assert result.change_points[0].first_bad == NIGHTLIES[5]
     verdict = result.verdicts[NIGHTLIES[5]]
-    assert (verdict.verdict, verdict.detail) == (BAD, "differs from both good and bad")
+    assert (verdict.verdict, verdict.detail) == (Judgement.BAD, "differs from both good and bad")
 
 
 def test_skip_next_to_the_answer_makes_a_range():
@@ -70,7 +71,7 @@ def test_skip_next_to_the_answer_makes_a_range():
     result = table.search()
     (point,) = result.change_points
     assert (point.last_good, point.first_bad, point.skipped_between) == (NIGHTLIES[6], NIGHTLIES[9], NIGHTLIES[7:9])
-    assert {result.verdicts[v].verdict for v in NIGHTLIES[7:9]} == {SKIP}
+    assert {result.verdicts[v].verdict for v in NIGHTLIES[7:9]} == {Judgement.SKIP}
 
 
 def test_history_is_used_first_and_costs_nothing():
@@ -101,7 +102,7 @@ def test_every_change_finds_a_change_and_its_revert():
         (NIGHTLIES[5], NIGHTLIES[6]),
         (NIGHTLIES[9], NIGHTLIES[10]),
     ]
-    assert result.verdicts[NIGHTLIES[7]].verdict == GOOD and result.verdicts[NIGHTLIES[4]].verdict == BAD
+    assert result.verdicts[NIGHTLIES[7]].verdict == Judgement.GOOD and result.verdicts[NIGHTLIES[4]].verdict == Judgement.BAD
 
 
 def test_prefetch_is_told_both_possible_next_versions_before_each_probe():

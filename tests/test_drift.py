@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import func, select
 
 from snapshot_runner.cli import main
-from snapshot_runner.models import Artifact
-from snapshot_runner.store import Store
+from snapshot_runner.history.models import Artifact
+from snapshot_runner.history.store import Store
 
 from .conftest import CASES, REPO
 
@@ -118,7 +118,7 @@ def test_altered_goldens_give_the_right_status_per_artifact(history):
     forward = next(a for a in by_name["subclasses.two_tensor::twotensor_view"]["artifacts"] if a["key"] == "aot_forward")
     assert forward["classification"] == "structural"
     assert "aten.clone.default 1 → 2" in forward["summary"] and "aten.mul.Tensor 1 → 0" in forward["summary"]
-    assert "-        clone: \"f32[s47, s16]\" = torch.ops.aten.mul.Tensor(primals_3, 2)" in forward["diff"]
+    assert '-        clone: "f32[s47, s16]" = torch.ops.aten.mul.Tensor(primals_3, 2)' in forward["diff"]
     guards = next(a for a in by_name["subclasses.two_tensor::twotensor_view_mul"]["artifacts"] if a["key"] == "guards")
     assert guards["classification"] == "guards"
     # The golden holds 49 guards, 3 of them TENSOR_MATCH (counted by hand); the altered one lacks one.
@@ -204,7 +204,7 @@ def test_incomplete_runs_are_left_out_unless_asked(history, tmp_path):
     [("nonesuch", "unknown REF 'nonesuch'"), ("999", "no run 999")],
 )
 def test_unknown_refs_are_one_line(history, ref, message):
-    code, out, err = run("drift", "--db", history["db"], "--from", ref, "--to", "latest")
+    code, _out, err = run("drift", "--db", history["db"], "--from", ref, "--to", "latest")
     assert code == 2
     assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
@@ -219,7 +219,7 @@ def test_drift_against_a_fresh_capture_in_another_interpreter(history):
     assert code == 2 and "give exactly one of them" in err
 
 
-NOISY_CASES = '''
+NOISY_CASES = """
 import torch
 from snapshot_runner import case
 
@@ -233,7 +233,7 @@ def prints_without_newline():
 @case(backend="eager", backward=False)
 def after_it():
     return (lambda x: x * 2), (torch.ones(2),)
-'''
+"""
 
 
 def test_a_case_printing_half_a_line_in_a_worker_loses_nothing(tmp_path):
@@ -292,13 +292,15 @@ def test_a_case_skipped_on_one_side_and_absent_on_the_other_is_not_compared(hist
     path.write_text(json.dumps(report))
     db = f"sqlite:///{tmp_path / 'h.sqlite'}"
     assert run("record", "--from-json", str(path), "--db", db)[0] == 0
-    result = drift_json(db, "--from", "golden", "--to", "latest", "--snapshots-dir", str(REPO / "snapshots"), "--case", CHOSEN[0], "--case", "gpu.models::needs_cuda")
+    result = drift_json(
+        db, "--from", "golden", "--to", "latest", "--snapshots-dir", str(REPO / "snapshots"), "--case", CHOSEN[0], "--case", "gpu.models::needs_cuda"
+    )
     assert [(c["name"], c["status"]) for c in result["cases"]] == [(CHOSEN[0], "unchanged")]
 
 
 def test_markdown_fits_a_comment_however_many_cases_changed(history):
-    from snapshot_runner.drift import ArtifactDrift, CaseDrift, DriftReport, Side
-    from snapshot_runner.renderers.markdown import COMMENT_LIMIT, render
+    from snapshot_runner.drift.compare import ArtifactDrift, CaseDrift, DriftReport, Side
+    from snapshot_runner.drift.renderers.markdown import COMMENT_LIMIT, render
 
     side = Side(ref="golden", description={}, results={}, read_texts=dict)
     diff = "".join(f"-old line {i}\n+new line {i}\n" for i in range(40))

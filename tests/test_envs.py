@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from snapshot_runner.envs import LAST_USED, MARKER, EnvCache
-from snapshot_runner.torch_spec import SpecError, TorchSpec
+from snapshot_runner.envs.cache import LAST_USED, MARKER, EnvCache
+from snapshot_runner.envs.torch_spec import SpecError, TorchSpec
 
 from .conftest import REPO, run_cli
 
@@ -79,9 +79,8 @@ def test_a_made_env_is_reused(tmp_path: Path) -> None:
 
 def test_a_failed_make_leaves_nothing_to_reuse(tmp_path: Path) -> None:
     cache = EnvCache(tmp_path / "envs")
-    with pytest.raises(RuntimeError, match="half-way"):
-        with cache.use_env("k", cheap_build(fail=True)):
-            pass
+    with pytest.raises(RuntimeError, match="half-way"), cache.use_env("k", cheap_build(fail=True)):
+        pass
     assert not (cache.root / "k").exists()
 
 
@@ -102,7 +101,7 @@ def test_concurrent_makers_make_it_once(tmp_path: Path) -> None:
         import sys, time
         from pathlib import Path
         sys.path.insert(0, {str(REPO)!r})
-        from snapshot_runner.envs import EnvCache
+        from snapshot_runner.envs.cache import EnvCache
         from tests.test_envs import cheap_build
 
         def slow(env_dir):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-CASE_TEMPLATE = '''
+CASE_TEMPLATE = """
 import torch
 from snapshot_runner import case
 
@@ -26,13 +26,16 @@ def scale():
 @case(backend="eager", backward=False)
 def shift():
     return (lambda x: x + 1), (torch.ones(2),)
-'''
+"""
 
 
 def _pytest(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
-        cwd=repo, capture_output=True, text=True, timeout=600,
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=600,
         env={**os.environ, "NO_COLOR": "1"},
     )
 
@@ -44,9 +47,7 @@ def plugin_repo(root: Path, case_modules: dict[str, str]) -> Path:
         (root / "cases" / path).parent.mkdir(parents=True, exist_ok=True)
         (root / "cases" / path).write_text(source)
     (root / "tests").mkdir()
-    (root / "tests" / "test_goldens.py").write_text(
-        "from snapshot_runner.pytest_plugin import test_golden, test_golden_orphans  # noqa: F401\n"
-    )
+    (root / "tests" / "test_goldens.py").write_text("from snapshot_runner.goldens.pytest_plugin import test_golden, test_golden_orphans  # noqa: F401\n")
     (root / "pytest.ini").write_text("[pytest]\ntestpaths = tests\n")
     written = _pytest(root, "--snapshot-update")
     assert written.returncode == 0, written.stdout + written.stderr
@@ -99,8 +100,8 @@ def test_other_torch_is_named_first(repo: Path) -> None:
     (repo / "snapshots" / "ENVIRONMENT").write_text("torch 2.99.0+cu999, cuda:H100, python 3.11.7\n")
     (repo / "cases" / "lib" / "ops.py").write_text(CASE_TEMPLATE.format(op="cos"))
     proc = _pytest(repo)
-    failure = proc.stdout[proc.stdout.index("test_golden[lib/ops/scale]"):]
-    first = [line for line in failure.splitlines()[1:] if line.strip() and not line.startswith("[gw")][0]
+    failure = proc.stdout[proc.stdout.index("test_golden[lib/ops/scale]") :]
+    first = next(line for line in failure.splitlines()[1:] if line.strip() and not line.startswith("[gw"))
     assert first.startswith("golden made on torch 2.99.0+cu999, cuda:H100, python 3.11.7; running torch ")
 
 

@@ -10,25 +10,25 @@ from pathlib import Path
 
 import pytest
 
-from snapshot_runner.capture import capture_case
-from snapshot_runner.case import case
-from snapshot_runner.discovery import discover
-from snapshot_runner.golden import case_root, orphan_case_dirs, read_goldens, variant
-from snapshot_runner.normalize import Context
-from snapshot_runner.results import CaptureReport
-from snapshot_runner.variant_goldens import write_goldens
+from snapshot_runner.capture.case import case
+from snapshot_runner.capture.discovery import discover
+from snapshot_runner.capture.normalize import Context
+from snapshot_runner.capture.recorder import capture_case
+from snapshot_runner.capture.results import CaptureReport
+from snapshot_runner.goldens.layout import case_root, orphan_case_dirs, read_goldens, variant
+from snapshot_runner.goldens.variants import write_goldens
 
 from .conftest import CASES, REPO, run_cli
 from .test_golden_workflow import _pytest, plugin_repo
 
-FUSION_CASE = '''
+FUSION_CASE = """
 import torch
 from snapshot_runner import case
 
 @case(backend="inductor", backward=False, config={{{config}}})
 def shifted_exp():
     return (lambda x: (x - x.amax(1, keepdim=True)).exp()), (torch.randn(4, 8),)
-'''
+"""
 NO_FUSION = '"torch._inductor.config.max_fusion_size": 1'
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from snapshot_runner.capture import capture_case
-from snapshot_runner.discovery import discover
-from snapshot_runner.kernels import kernel_definitions, launches, split_args, summarize
-from snapshot_runner.normalize import Context
+from snapshot_runner.capture.discovery import discover
+from snapshot_runner.capture.kernels import kernel_definitions, launches, split_args, summarize
+from snapshot_runner.capture.normalize import Context
+from snapshot_runner.capture.recorder import capture_case
 
 from .conftest import CASES
 
@@ -19,7 +19,10 @@ FLOAT8 = (DATA / "h200_float8_scaled_mm_forward.py.txt").read_text()
 
 def test_split_args_respects_brackets_and_quotes() -> None:
     assert split_args("a, reinterpret_tensor(b, (8, 16), (1, 8), 0), alpha=1, s='x,y'") == [
-        "a", "reinterpret_tensor(b, (8, 16), (1, 8), 0)", "alpha=1", "s='x,y'",
+        "a",
+        "reinterpret_tensor(b, (8, 16), (1, 8), 0)",
+        "alpha=1",
+        "s='x,y'",
     ]
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from snapshot_runner.envs import EnvCache
+from snapshot_runner.envs.cache import EnvCache
 
 from .conftest import REPO, run_cli
 

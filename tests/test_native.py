@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from snapshot_runner.capture import capture_case
-from snapshot_runner.discovery import discover
-from snapshot_runner.normalize import Context
+from snapshot_runner.capture.discovery import discover
+from snapshot_runner.capture.normalize import Context
+from snapshot_runner.capture.recorder import capture_case
 
 from .conftest import CASES
 

@@ -1,4 +1,4 @@
-"""`make nightly` (scripts/nightly.py) on a real database: the first night is
+"""`make nightly` (`snapshot-runner nightly`) on a real database: the first night is
 compared with the goldens, the next with the previous night, over the same
 case selection; a case edited in between shows up as drift."""
 
@@ -17,7 +17,7 @@ SELECTION = ["--case", VIEW, "--case", "subclasses.torch_function::passthrough_a
 
 
 def nightly(db: str, reports: str, cases: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "scripts/nightly.py", "--db", db, "--reports", reports, "--bisect", "--cases-dir", cases, *SELECTION]
+    command = [sys.executable, "-m", "snapshot_runner.cli", "nightly", "--db", db, "--reports", reports, "--bisect", "--cases-dir", cases, *SELECTION]
     return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONWARNINGS": "ignore"})
 
 

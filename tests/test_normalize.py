@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from snapshot_runner.normalize import CANONICAL_RULES, Context, normalize
+from snapshot_runner.capture.normalize import CANONICAL_RULES, Context, normalize
 
 CTX = Context(cases_dir="/home/dev/proj/cases", torch_dir="/home/dev/proj/.venv/lib/python3.11/site-packages/torch")
 RULES = {r.name: r for r in CANONICAL_RULES}
@@ -62,8 +62,7 @@ EXAMPLES = {
     "inductor_cache_paths": (
         "# kernel path: /tmp/torchinductor_root/qa/cqayfpa2r5kgjdc2t4435msflgnuxrc4id7rw6kj5gytfrywidfu.py\n"
         "# Topologically Sorted Source Nodes: [input_2], Original ATen: [aten.gelu]",
-        "# kernel path: <inductor-cache>/<hash>.py\n"
-        "# Topologically Sorted Source Nodes: [input_2], Original ATen: [aten.gelu]",
+        "# kernel path: <inductor-cache>/<hash>.py\n# Topologically Sorted Source Nodes: [input_2], Original ATen: [aten.gelu]",
     ),
     "backend_hashes": (
         "'num_reduction': 0, 'backend_hash': '91D1D1166449D9E2EB66EB9770C9E2C3B0FEB787341F27FEB4D3F0338DA50336', 'assert_indirect_indexing': True",
@@ -73,8 +72,7 @@ EXAMPLES = {
         "            # Topologically Sorted Source Nodes: [input_2], Original ATen: [aten.gelu]\n"
         "            # [Provenance debug handles] triton_poi_fused_gelu_0:2\n"
         "            stream0 = get_raw_stream(0)\n",
-        "            # Topologically Sorted Source Nodes: [input_2], Original ATen: [aten.gelu]\n"
-        "            stream0 = get_raw_stream(0)\n",
+        "            # Topologically Sorted Source Nodes: [input_2], Original ATen: [aten.gelu]\n            stream0 = get_raw_stream(0)\n",
     ),
     "kernel_name_counters": (
         "===== forward\n"
@@ -117,34 +115,56 @@ def test_rule_is_idempotent(name: str) -> None:
 
 # Real changes between two graphs or guard trees; canonical text must still differ.
 REAL_CHANGES = [
-    ("guards", "| | +- TENSOR_MATCH: check_tensor(L['x'], Tensor, torch.float32, size=[2, 3], stride=[3, 1])",
-     "| | +- TENSOR_MATCH: check_tensor(L['x'], Tensor, torch.float32, size=[2, 4], stride=[4, 1])"),
+    (
+        "guards",
+        "| | +- TENSOR_MATCH: check_tensor(L['x'], Tensor, torch.float32, size=[2, 3], stride=[3, 1])",
+        "| | +- TENSOR_MATCH: check_tensor(L['x'], Tensor, torch.float32, size=[2, 4], stride=[4, 1])",
+    ),
     ("guards", "+- LAMBDA_GUARD: 2 <= L['tt'].a.size()[0]", "+- LAMBDA_GUARD: 3 <= L['tt'].a.size()[0]"),
-    ("guards", "| | +- TYPE_MATCH: ___check_type_id(L['tt'], 9393), type=<class 'TwoTensor'>",
-     "| | +- TYPE_MATCH: ___check_type_id(L['tt'], 9393), type=<class 'ScaledTensor'>"),
+    (
+        "guards",
+        "| | +- TYPE_MATCH: ___check_type_id(L['tt'], 9393), type=<class 'TwoTensor'>",
+        "| | +- TYPE_MATCH: ___check_type_id(L['tt'], 9393), type=<class 'ScaledTensor'>",
+    ),
     ("guards", "| | +- LAMBDA_GUARD: ___check_metadata_1399653_c0/0", "| | +- LAMBDA_GUARD: ___check_metadata_1399653_c0/1"),
-    ("aot_forward", 'mul: "f32[s47, s16]" = torch.ops.aten.mul.Tensor(primals_3, primals_1)',
-     'mul: "f32[s47, s16]" = torch.ops.aten.add.Tensor(primals_3, primals_1)'),
-    ("aot_forward", 'view: "f32[s47, s16]" = torch.ops.aten.view.default(clone, [primals_1, primals_2])',
-     'view: "f64[s47, s16]" = torch.ops.aten.view.default(clone, [primals_1, primals_2])'),
-    ("dynamo_graph", 'def forward(self, L_x_: "NestedTensor(f64[3, j1, 3])", L_y_: "NestedTensor(f64[3, j2, 3])"):',
-     'def forward(self, L_x_: "NestedTensor(f64[3, j1, 3])", L_y_: "NestedTensor(f64[3, j1, 3])"):'),
-    ("aot_forward", '        primals_7: "Sym(s16)",  # SubclassStrideAOTInput(base=PlainAOTInput(idx=2), idx=0)\n    ):',
-     "    ):"),
+    (
+        "aot_forward",
+        'mul: "f32[s47, s16]" = torch.ops.aten.mul.Tensor(primals_3, primals_1)',
+        'mul: "f32[s47, s16]" = torch.ops.aten.add.Tensor(primals_3, primals_1)',
+    ),
+    (
+        "aot_forward",
+        'view: "f32[s47, s16]" = torch.ops.aten.view.default(clone, [primals_1, primals_2])',
+        'view: "f64[s47, s16]" = torch.ops.aten.view.default(clone, [primals_1, primals_2])',
+    ),
+    (
+        "dynamo_graph",
+        'def forward(self, L_x_: "NestedTensor(f64[3, j1, 3])", L_y_: "NestedTensor(f64[3, j2, 3])"):',
+        'def forward(self, L_x_: "NestedTensor(f64[3, j1, 3])", L_y_: "NestedTensor(f64[3, j1, 3])"):',
+    ),
+    ("aot_forward", '        primals_7: "Sym(s16)",  # SubclassStrideAOTInput(base=PlainAOTInput(idx=2), idx=0)\n    ):', "    ):"),
     # Kernels: a reduction strategy, a fusion, a launch shape, a kernel's body, which kernel runs.
-    ("inductor_kernels", "1. triton persistent_reduction: triton_per_fused_native_layer_norm_0",
-     "1. triton reduction: triton_red_fused_native_layer_norm_0"),
+    ("inductor_kernels", "1. triton persistent_reduction: triton_per_fused_native_layer_norm_0", "1. triton reduction: triton_red_fused_native_layer_norm_0"),
     ("inductor_kernels", "     nodes: sin, add\n", "     nodes: sin\n"),
-    ("inductor_kernels", "     launch: xnumel=8, r0_numel=16, size_hints={'x': 8, 'r0_': 16}",
-     "     launch: xnumel=8, r0_numel=32, size_hints={'x': 8, 'r0_': 32}"),
+    (
+        "inductor_kernels",
+        "     launch: xnumel=8, r0_numel=16, size_hints={'x': 8, 'r0_': 16}",
+        "     launch: xnumel=8, r0_numel=32, size_hints={'x': 8, 'r0_': 32}",
+    ),
     ("inductor_code", "    tmp2 = tmp0 * tmp1\n", "    tmp2 = tmp0 + tmp1\n"),
     ("inductor_code", "    size_hints={'x': 64}, \n", "    size_hints={'x': 128}, \n"),
-    ("inductor_code", "triton_poi_fused_sum_0.run(buf0)\ntriton_poi_fused_sum_1.run(buf3)\n",
-     "triton_poi_fused_sum_0.run(buf0)\ntriton_poi_fused_sum_0.run(buf3)\n"),
-    ("inductor_code", "# kernel path: /tmp/torchinductor_root/qa/cqayfpa2r5kgjdc2t4435msflgnuxrc4id7rw6kj5gytfrywidfu.py\n"
-     "# Topologically Sorted Source Nodes: [input_2], Original ATen: [aten.gelu]",
-     "# kernel path: /tmp/torchinductor_root/qa/cqayfpa2r5kgjdc2t4435msflgnuxrc4id7rw6kj5gytfrywidfu.py\n"
-     "# Topologically Sorted Source Nodes: [input_2], Original ATen: [aten.relu]"),
+    (
+        "inductor_code",
+        "triton_poi_fused_sum_0.run(buf0)\ntriton_poi_fused_sum_1.run(buf3)\n",
+        "triton_poi_fused_sum_0.run(buf0)\ntriton_poi_fused_sum_0.run(buf3)\n",
+    ),
+    (
+        "inductor_code",
+        "# kernel path: /tmp/torchinductor_root/qa/cqayfpa2r5kgjdc2t4435msflgnuxrc4id7rw6kj5gytfrywidfu.py\n"
+        "# Topologically Sorted Source Nodes: [input_2], Original ATen: [aten.gelu]",
+        "# kernel path: /tmp/torchinductor_root/qa/cqayfpa2r5kgjdc2t4435msflgnuxrc4id7rw6kj5gytfrywidfu.py\n"
+        "# Topologically Sorted Source Nodes: [input_2], Original ATen: [aten.relu]",
+    ),
 ]
 
 
@@ -156,14 +176,12 @@ def test_canonical_never_hides_a_real_change(key: str, before: str, after: str) 
 def test_native_strips_file_comments_like_pytorch() -> None:
     raw = (
         "class GraphModule(torch.nn.Module):\n"
-        "    def forward(self, L_x_: \"f32[3, 4]\"):\n"
+        '    def forward(self, L_x_: "f32[3, 4]"):\n'
         "        # File: /tmp/x.py:19 in f, code: y = x.clone()\n"
-        "        y: \"f32[3, 4]\" = l_x_.clone()   \n"
+        '        y: "f32[3, 4]" = l_x_.clone()   \n'
     )
     assert normalize("dynamo_graph", raw, "native", CTX) == (
-        "class GraphModule(torch.nn.Module):\n"
-        "    def forward(self, L_x_: \"f32[3, 4]\"):\n"
-        "        y: \"f32[3, 4]\" = l_x_.clone()\n"
+        'class GraphModule(torch.nn.Module):\n    def forward(self, L_x_: "f32[3, 4]"):\n        y: "f32[3, 4]" = l_x_.clone()\n'
     )
 
 

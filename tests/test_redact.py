@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from snapshot_runner.envs.torch_spec import TorchSpec
 from snapshot_runner.redact import redact_url, scrub
-from snapshot_runner.torch_spec import TorchSpec
 
 from .conftest import run_cli
 

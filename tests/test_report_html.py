@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event
 
-from snapshot_runner import golden
-from snapshot_runner.store import Store
+from snapshot_runner.goldens import layout as golden
+from snapshot_runner.history.store import Store
 
 from .conftest import CASES, REPO
 from .test_drift import run
@@ -77,7 +77,9 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     pages = {}
     for name, ref_from in (("runs", str(ids[1])), ("golden", "golden")):
         out_path = tmp / f"{name}.html"
-        code, _, err = run("drift", "--db", db, "--from", ref_from, "--to", str(ids[2]), "--format", "html", "--out", str(out_path), "--snapshots-dir", str(snapshots))
+        code, _, err = run(
+            "drift", "--db", db, "--from", ref_from, "--to", str(ids[2]), "--format", "html", "--out", str(out_path), "--snapshots-dir", str(snapshots)
+        )
         assert code == 0, err
         pages[name] = out_path
     return {"db": db, "ids": ids, "pages": pages, "tmp": tmp}
@@ -257,7 +259,22 @@ def test_a_fresh_capture_side_is_shown_as_one(reports):
     page = reports["tmp"] / "capture.html"
     selection = [a for n in CHOSEN for a in ("--case", n)]
     python = str(REPO / ".venv" / "bin" / "python")
-    code, _, err = run("drift", "--db", reports["db"], "--from", str(reports["ids"][1]), "--python", python, "--cases-dir", str(CASES), *selection, "--format", "html", "--out", str(page))
+    code, _, err = run(
+        "drift",
+        "--db",
+        reports["db"],
+        "--from",
+        str(reports["ids"][1]),
+        "--python",
+        python,
+        "--cases-dir",
+        str(CASES),
+        *selection,
+        "--format",
+        "html",
+        "--out",
+        str(page),
+    )
     assert code == 0, err
     text = page.read_text(encoding="utf-8")
     assert "fresh capture (not stored)" in text and '<div class="name">goldens</div>' not in text

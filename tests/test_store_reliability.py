@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from snapshot_runner.drift import DriftError, resolve_run
-from snapshot_runner.results import CaptureReport
-from snapshot_runner.store import Store, StoreError, StoredResult, sha256
+from snapshot_runner.capture.results import CaptureReport
+from snapshot_runner.drift.compare import DriftError, resolve_run
+from snapshot_runner.history.store import Store, StoredResult, StoreError, sha256
 
 from .conftest import REPO, run_cli
 
@@ -124,7 +124,14 @@ def test_kill_9_during_record(db_url: str, captured: CaptureReport, reference: d
     # The earlier run goes in through the Store API: only the killed one needs a recorder.
     store = Store.open(db_url)
     try:
-        earlier = store.begin_run(environment=captured.environment, label="before", runner_version="test", case_set_fingerprint="-", cases_expected=len(captured.cases), normalize="canonical")
+        earlier = store.begin_run(
+            environment=captured.environment,
+            label="before",
+            runner_version="test",
+            case_set_fingerprint="-",
+            cases_expected=len(captured.cases),
+            normalize="canonical",
+        )
         store.add_results(earlier, captured.cases)
         assert store.finish_run(earlier) == "complete"
     finally:
@@ -260,7 +267,7 @@ def test_unknown_ref(tmp_path: Path) -> None:
 def _upgrade(url: str, revision: str) -> None:
     from alembic import command
 
-    from snapshot_runner.store import _alembic_config, make_engine
+    from snapshot_runner.history.store import _alembic_config, make_engine
 
     engine = make_engine(url)
     try:
@@ -283,7 +290,7 @@ def _head() -> str:
     from alembic.config import Config
     from alembic.script import ScriptDirectory
 
-    from snapshot_runner.store import MIGRATIONS
+    from snapshot_runner.history.store import MIGRATIONS
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
@@ -308,15 +315,24 @@ def test_revision_0001_database_is_upgraded_without_losing_runs(db_url: str) -> 
             ).inserted_primary_key[0]
             started = dt.datetime(2026, 1, 2, 3, 4, 5)
             run = conn.execute(
-                t["runs"].insert().values(
-                    label="old", environment_id=env, started_at=started, finished_at=started, status="complete",
-                    runner_version="0.0.9", case_set_fingerprint="c" * 64, cases_expected=1, normalize="canonical",
+                t["runs"]
+                .insert()
+                .values(
+                    label="old",
+                    environment_id=env,
+                    started_at=started,
+                    finished_at=started,
+                    status="complete",
+                    runner_version="0.0.9",
+                    case_set_fingerprint="c" * 64,
+                    cases_expected=1,
+                    normalize="canonical",
                 )
             ).inserted_primary_key[0]
             case = conn.execute(t["cases"].insert().values(name="m::old_case")).inserted_primary_key[0]
             key = conn.execute(t["artifact_keys"].insert().values(name="dynamo_graph")).inserted_primary_key[0]
             text = "graph():\n    %x : [num_users=1] = placeholder[target=x]\n    return (x,)\n"
-            from snapshot_runner.store import sha256
+            from snapshot_runner.history.store import sha256
 
             art = conn.execute(t["artifacts"].insert().values(sha256=sha256(text), text=text)).inserted_primary_key[0]
             conn.execute(t["case_outcomes"].insert().values(run_id=run, case_id=case, status="ok", error=None, compile_seconds=0.5))
@@ -334,7 +350,14 @@ def test_revision_0001_database_is_upgraded_without_losing_runs(db_url: str) -> 
         assert store.results(run) == {"m::old_case": StoredResult("ok", None, {"dynamo_graph": sha256(text)})}
         assert store.texts([sha256(text)]) == {sha256(text): text}
         # And the upgraded database takes new runs.
-        new = store.begin_run(environment={"torch_version": "2.13.0", "gpu_name": "H100"}, label="new", runner_version="x", case_set_fingerprint="c", cases_expected=0, normalize="canonical")
+        new = store.begin_run(
+            environment={"torch_version": "2.13.0", "gpu_name": "H100"},
+            label="new",
+            runner_version="x",
+            case_set_fingerprint="c",
+            cases_expected=0,
+            normalize="canonical",
+        )
         assert store.finish_run(new) == "complete"
         assert [r.label for r in store.runs()] == ["new", "old"]
     finally:
@@ -376,7 +399,7 @@ def test_migrated_schema_matches_the_models(db_url: str) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
-    from snapshot_runner.models import Base
+    from snapshot_runner.history.models import Base
 
     Store.open(db_url).close()
     engine = sa.create_engine(db_url)

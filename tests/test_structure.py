@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from snapshot_runner.structure import describe_change, guard_kinds, parse_graph
+from snapshot_runner.drift.structure import describe_change, guard_kinds, parse_graph
 
 from .conftest import REPO
 
@@ -14,7 +14,7 @@ def test_parse_real_aot_graph():
     assert len(shape.inputs) == 7 and shape.inputs[2] == "f32[s47, s16]"
     assert len(shape.outputs) == 7
     assert dict(shape.ops) == {"aten.clone.default": 2, "aten.view.default": 2}
-    assert shape.skeleton[0] == 'v0: f32[s47, s16] = torch.ops.aten.clone.default(in2)'
+    assert shape.skeleton[0] == "v0: f32[s47, s16] = torch.ops.aten.clone.default(in2)"
 
 
 def test_parse_real_dynamo_graph_method_calls():

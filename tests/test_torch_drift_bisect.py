@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from snapshot_runner.envs import EnvCache
+from snapshot_runner.envs.cache import EnvCache
 
 from .conftest import run_cli
 
@@ -48,10 +48,7 @@ def test_drift_lists_the_changed_graphs_and_only_those(db):
     report = json.loads(ok(run_cli("drift", "--db", db, "--from", "2.13.0", "--to", "2.14.1", "--format", "json")))
     assert report["from"]["environment"]["torch_version"].startswith("2.13.0")
     assert report["to"]["environment"]["torch_version"].startswith("2.14.1")
-    changed = {
-        c["name"]: {a["key"]: a["classification"] for a in c["artifacts"] if a["change"] == "changed"}
-        for c in report["cases"]
-    }
+    changed = {c["name"]: {a["key"]: a["classification"] for a in c["artifacts"] if a["change"] == "changed"} for c in report["cases"]}
     assert changed[VIEW] == {"aot_forward": "signature", "aot_backward": "signature"}
     assert {changed[NESTED][k] for k in ("aot_forward", "aot_backward")} == {"signature"}
     assert changed[GUARDS_ONLY] == {"guards": "guards"}  # reported apart from graphs
@@ -72,7 +69,7 @@ def test_bisect_finds_the_release_and_reuses_history(db):
     assert (verdicts["2.14.0"]["verdict"], verdicts["2.14.0"]["detail"]) == ("bad", "same as bad")
     assert point["compare_url"].startswith("https://github.com/pytorch/pytorch/compare/")
     assert point["last_good_sha"] and point["first_bad_sha"] and point["last_good_sha"] != point["first_bad_sha"]
-    assert "+        primals_13: \"Sym(s16)\"" in point["diff"]
+    assert '+        primals_13: "Sym(s16)"' in point["diff"]
     assert first["captured"] == 1 and first["reused"] == 0
 
     again = json.loads(ok(run_cli(*argv)))
@@ -107,7 +104,20 @@ def test_nightly_on_a_new_torch_bisects_the_new_drift(tmp_path):
     versions.write_text("# published since the last night\n2.14.0\n")
 
     def nightly(*extra: str) -> subprocess.CompletedProcess[str]:
-        command = [sys.executable, "scripts/nightly.py", "--db", db, "--reports", str(reports), "--bisect", "--versions-file", str(versions), "--case", VIEW, *extra]
+        command = [
+            sys.executable,
+            "scripts/nightly.py",
+            "--db",
+            db,
+            "--reports",
+            str(reports),
+            "--bisect",
+            "--versions-file",
+            str(versions),
+            "--case",
+            VIEW,
+            *extra,
+        ]
         return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=900, env={**os.environ, "PYTHONWARNINGS": "ignore"})
 
     assert nightly().returncode == 0

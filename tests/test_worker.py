@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from snapshot_runner.host import RequestError, WorkerError, parse_response, run_capture
+from snapshot_runner.envs.host import CaptureRequest, RequestError, WorkerError, parse_response, run_capture
 
 from .conftest import CASES, run_cli
 
@@ -36,9 +36,7 @@ def test_worker_artifacts_are_byte_identical_to_in_process(tmp_path: Path) -> No
     there = _report("--python", sys.executable, out=tmp_path / "there.json")
     assert there["environment"]["python_executable"] == sys.executable
     assert [c["name"] for c in there["cases"]] == SAME_CASES
-    assert {c["name"]: (c["status"], c["artifacts"]) for c in there["cases"]} == {
-        c["name"]: (c["status"], c["artifacts"]) for c in here["cases"]
-    }
+    assert {c["name"]: (c["status"], c["artifacts"]) for c in there["cases"]} == {c["name"]: (c["status"], c["artifacts"]) for c in here["cases"]}
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +44,8 @@ def torch_only_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """This interpreter with every host-only package unimportable: a stand-in for
     an environment that has torch and nothing else."""
     root = tmp_path_factory.mktemp("torch_only")
-    (root / "sitecustomize.py").write_text(textwrap.dedent(f"""
+    (root / "sitecustomize.py").write_text(
+        textwrap.dedent(f"""
         import sys
 
         class HostOnly:
@@ -56,7 +55,8 @@ def torch_only_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 return None
 
         sys.meta_path.insert(0, HostOnly())
-    """))
+    """)
+    )
     wrapper = root / "python"
     wrapper.write_text(f'#!/bin/sh\nPYTHONPATH={root} exec {sys.executable} "$@"\n')
     wrapper.chmod(0o755)
@@ -73,8 +73,7 @@ def test_worker_needs_only_torch_and_streams_events(torch_only_python: Path) -> 
     events: list[tuple[str, object]] = []
     report = run_capture(
         torch_only_python,
-        CASES,
-        substring="twotensor_view",
+        CaptureRequest(str(CASES), substring="twotensor_view"),
         on_start=lambda start: events.append(("start", start.cases)),
         on_result=lambda result: events.append(("result", result.name)),
     )
@@ -112,14 +111,16 @@ def test_bad_python_is_one_line(not_pythons: dict[str, Path], which: str, messag
 
 
 def test_worker_crash_is_one_line(tmp_path: Path) -> None:
-    (tmp_path / "crash.py").write_text(textwrap.dedent("""
+    (tmp_path / "crash.py").write_text(
+        textwrap.dedent("""
         import os, signal
         from snapshot_runner import case
 
         @case
         def segfaults():
             os.kill(os.getpid(), signal.SIGSEGV)
-    """))
+    """)
+    )
     proc = run_cli("capture", "--cases-dir", str(tmp_path), "--python", sys.executable)
     assert proc.returncode == 2
     (line,) = proc.stderr.splitlines()
@@ -128,7 +129,7 @@ def test_worker_crash_is_one_line(tmp_path: Path) -> None:
 
 def test_request_errors_come_back_as_such() -> None:
     with pytest.raises(RequestError, match="unknown case name: nope::nothing"):
-        run_capture(Path(sys.executable), CASES, names=["nope::nothing"])
+        run_capture(Path(sys.executable), CaptureRequest(str(CASES), names=("nope::nothing",)))
 
 
 @pytest.mark.parametrize("response", [["a", "list"], {"report": {"cases": [{"no": "name"}]}}, {"neither": 1}])

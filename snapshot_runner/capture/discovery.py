@@ -1,0 +1,158 @@
+"""Find case modules under a cases directory and the cases they define."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import importlib.util
+import sys
+import traceback
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from types import CodeType
+
+from snapshot_runner.capture.case import Case
+from snapshot_runner.capture.names import SEPARATOR, case_name, module_name
+
+# Case modules are imported under this prefix so that a file named like a real
+# package (``cases/test.py``) never shadows or clashes with it.
+MODULE_PREFIX = "snapshot_cases"
+
+
+class CaseSelectionError(LookupError):
+    """A requested case name matches nothing that was discovered."""
+
+
+@dataclasses.dataclass(frozen=True)
+class LoadError:
+    """A case module that failed to import, reported as one line."""
+
+    module: str
+    path: str
+    line: int
+    message: str
+    traceback: str
+
+    def one_line(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else self.path
+        return f"{where}: cannot import case module {self.module}: {self.message}"
+
+
+@dataclasses.dataclass
+class Discovery:
+    cases_dir: Path
+    cases: list[Case]
+    errors: list[LoadError]
+
+    def by_name(self) -> dict[str, Case]:
+        return {c.name: c for c in self.cases}
+
+
+def module_files(cases_dir: Path) -> list[Path]:
+    """Case modules in a stable order; files and folders starting with '_' or '.' are helpers."""
+    files = []
+    for path in sorted(cases_dir.rglob("*.py")):
+        rel = path.relative_to(cases_dir)
+        if any(part.startswith(("_", ".")) for part in rel.parts):
+            continue
+        files.append(path)
+    return files
+
+
+def _error_location(exc: BaseException, path: Path) -> int:
+    """The line in the case module where the import failed, if any."""
+    if isinstance(exc, SyntaxError) and exc.lineno:
+        return exc.lineno
+    line = 0
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if Path(frame.filename) == path:
+            line = frame.lineno or 0
+    return line
+
+
+def _import_module(cases_dir: Path, path: Path) -> object:
+    dotted = module_name(cases_dir, path)
+    qualified = f"{MODULE_PREFIX}.{dotted}"
+    if qualified in sys.modules:
+        return sys.modules[qualified]
+    spec = importlib.util.spec_from_file_location(qualified, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[qualified] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[qualified]
+        raise
+    return module
+
+
+@functools.lru_cache(maxsize=64)
+def _module_code(path: str, source: bytes) -> CodeType:
+    return compile(source, path, "exec", dont_inherit=True)
+
+
+def fresh_copy(case: Case) -> Case:
+    """The same case from a newly executed copy of its module (new globals)."""
+    if not case.source_file or SEPARATOR not in case.name:
+        return case
+    spec = importlib.util.spec_from_file_location(f"{MODULE_PREFIX}_run.{case.module}", case.source_file)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    # What the loader's exec_module does, minus compiling the source once per
+    # case (without .pyc files, e.g. PYTHONDONTWRITEBYTECODE, that was most of
+    # the copy's cost). Keyed by the source, so an edited file is recompiled;
+    # shared code objects are fine as torch._dynamo.reset() drops every cache
+    # keyed by code, and the module's globals are still new.
+    exec(_module_code(case.source_file, Path(case.source_file).read_bytes()), module.__dict__)
+    copy = getattr(module, case.function, None)
+    return copy.with_location(case.name, case.source_file) if isinstance(copy, Case) else case
+
+
+def discover(cases_dir: str | Path) -> Discovery:
+    """Import every case module under ``cases_dir`` and collect its cases.
+
+    A module that fails to import is reported as a ``LoadError``; the other
+    modules still load.
+    """
+    root = Path(cases_dir).resolve()
+    if not root.is_dir():
+        raise FileNotFoundError(f"cases directory not found: {cases_dir}")
+    # Case modules may share helpers (e.g. ``from subclasses._tensors import ...``).
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    cases: list[Case] = []
+    errors: list[LoadError] = []
+    for path in module_files(root):
+        dotted = module_name(root, path)
+        try:
+            module = _import_module(root, path)
+        except Exception as exc:  # a broken case module must not stop the others
+            errors.append(
+                LoadError(
+                    module=dotted,
+                    path=str(path),
+                    line=_error_location(exc, path),
+                    message=f"{type(exc).__name__}: {exc}",
+                    traceback=traceback.format_exc(),
+                )
+            )
+            continue
+        for attr, value in vars(module).items():
+            if isinstance(value, Case):
+                cases.append(value.with_location(case_name(dotted, attr), str(path)))
+    return Discovery(cases_dir=root, cases=cases, errors=errors)
+
+
+def select(cases: Sequence[Case], names: Iterable[str] = (), substring: str | None = None) -> list[Case]:
+    """Cases named in ``names``, in that order (all, in discovery order, when
+    empty), whose name contains ``substring``."""
+    wanted = list(dict.fromkeys(names))
+    by_name = {c.name: c for c in cases}
+    unknown = [n for n in wanted if n not in by_name]
+    if unknown:
+        raise CaseSelectionError(f"unknown case name: {', '.join(unknown)}")
+    chosen = [by_name[n] for n in wanted] if wanted else list(cases)
+    if substring:
+        chosen = [c for c in chosen if substring in c.name]
+    return chosen

@@ -1,0 +1,44 @@
+"""Case names and the paths they map to: the one place that spells the mapping.
+
+``subclasses.two_tensor::twotensor_view`` is the factory ``twotensor_view`` of
+``<cases>/subclasses/two_tensor.py``; its goldens live in
+``<snapshots>/subclasses/two_tensor/twotensor_view/``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+SEPARATOR = "::"
+
+
+def case_name(module: str, function: str) -> str:
+    return f"{module}{SEPARATOR}{function}"
+
+
+def split_case_name(name: str) -> tuple[str, str]:
+    """``a.b::f`` -> (``a.b``, ``f``); ``f`` is empty when the name has none."""
+    module, _, function = name.partition(SEPARATOR)
+    return module, function
+
+
+def module_name(cases_dir: Path, path: Path) -> str:
+    """``<cases>/a/b.py`` -> ``a.b``."""
+    return ".".join(path.relative_to(cases_dir).with_suffix("").parts)
+
+
+def module_path(cases_dir: Path, module: str) -> Path:
+    """``a.b`` -> ``<cases>/a/b.py``."""
+    return cases_dir.joinpath(*module.split(".")).with_suffix(".py")
+
+
+def golden_parts(name: str) -> tuple[str, ...]:
+    """``a.b::f`` -> (``a``, ``b``, ``f``): the case's golden directory under a snapshots root."""
+    module, function = split_case_name(name)
+    return (*module.split("."), function)
+
+
+def name_of_golden_parts(parts: tuple[str, ...]) -> str:
+    """The inverse of ``golden_parts``."""
+    *module, function = parts
+    return case_name(".".join(module), function)

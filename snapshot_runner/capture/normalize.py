@@ -1,0 +1,276 @@
+"""Normalization: turn raw compiler text into byte-stable artifacts.
+
+Two levels:
+
+* ``native``: exactly what PyTorch's own tests compare
+  (``torch._dynamo.testing.normalize_gm``).
+* ``canonical`` (used for goldens): ``native`` plus the named rules below, each
+  of which removes one thing that differs between machines, checkouts or runs
+  and nothing else. No rule may hide a change in ops, shapes, dtypes, strides,
+  input/output structure, symbolic guards or guard logic; each has a test on
+  real raw text in ``tests/test_normalize.py``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+from snapshot_runner.capture.artifacts import SECTION_PREFIX, Family, family
+
+LEVELS = ("native", "canonical")
+
+# Aliases the rules read by: which rules apply to which artifact family.
+GRAPH, GUARDS, SUMMARY, KERNELS, CODE = Family.GRAPH, Family.GUARDS, Family.SUMMARY, Family.KERNELS, Family.CODE
+# PyTorch's own normalization (comment stripping) applies to graphs and guards;
+# in generated code the comments say which nodes a kernel came from, so they stay.
+_NATIVE_FAMILIES = (GRAPH, GUARDS)
+
+
+@dataclasses.dataclass(frozen=True)
+class Context:
+    """What the rules need to know about where the text was produced."""
+
+    cases_dir: str = ""
+    torch_dir: str = ""
+
+    @classmethod
+    def current(cls, cases_dir: str | Path) -> Context:
+        import torch
+
+        return cls(cases_dir=str(Path(cases_dir).resolve()), torch_dir=os.path.dirname(torch.__file__))
+
+
+@dataclasses.dataclass(frozen=True)
+class Rule:
+    name: str
+    families: frozenset[str]
+    apply: Callable[[str, Context], str]
+
+    @property
+    def doc(self) -> str:
+        return (self.apply.__doc__ or "").strip()
+
+
+CANONICAL_RULES: list[Rule] = []
+
+
+def rule(*families: str) -> Callable[[Callable[[str, Context], str]], Callable[[str, Context], str]]:
+    def register(fn: Callable[[str, Context], str]) -> Callable[[str, Context], str]:
+        CANONICAL_RULES.append(Rule(fn.__name__, frozenset(families), fn))
+        return fn
+
+    return register
+
+
+def native(text: str) -> str:
+    """What PyTorch's tests compare: comments stripped, trailing space, blank runs squashed."""
+    from torch._dynamo.testing import normalize_gm
+
+    return normalize_gm(text)
+
+
+# --- canonical rules, applied in this order -------------------------------
+
+
+def _torch_short_path(path: str, torch_dir: str) -> str:
+    # Mirrors torch.utils._traceback.shorten_filename, which guard comments use:
+    # the common prefix of the file and torch's parent directory is cut off.
+    base = os.path.dirname(torch_dir)
+    try:
+        prefix = os.path.commonpath([path, base])
+    except ValueError:
+        return path
+    return path[len(prefix) + 1 :]
+
+
+@rule(GRAPH, GUARDS, SUMMARY, CODE)
+def case_paths(text: str, ctx: Context) -> str:
+    """Case files, absolute (``/home/me/repo/cases/x.py``) or as torch shortens them
+    in guard comments (``repo/cases/x.py``), become ``<cases>/x.py``."""
+    if not ctx.cases_dir:
+        return text
+    text = text.replace(ctx.cases_dir + os.sep, "<cases>/")
+    if ctx.torch_dir:
+        short = _torch_short_path(ctx.cases_dir, ctx.torch_dir)
+        # The lookbehind regex is the slow part, and most texts lack the path.
+        if short and short != ctx.cases_dir and short + os.sep in text:
+            text = re.sub(r"(?<![\w/.<-])" + re.escape(short + os.sep), "<cases>/", text)
+    return text
+
+
+@rule(GRAPH, GUARDS, SUMMARY, CODE)
+def torch_paths(text: str, ctx: Context) -> str:
+    """The installed torch package's absolute path becomes ``<torch>``."""
+    if not ctx.torch_dir:
+        return text
+    return text.replace(ctx.torch_dir + os.sep, "<torch>/")
+
+
+# A path starts at ``<name>/`` or where a run of path characters starts: the
+# lookbehind gives the same matches as without it (a match inside a run would
+# also match from the run's start, which is tried first) but stops the engine
+# from rescanning the rest of every run from each of its characters.
+_TORCH_LOCATION = re.compile(r"(?P<file>(?:<\w+>/|(?<![\w./-]))[\w./-]+\.py):\d+(?= in \w)")
+
+
+@rule(GUARDS, SUMMARY)
+def torch_line_numbers(text: str, ctx: Context) -> str:
+    """``_dynamo/output_graph.py:1135 in init_ambient_guards`` loses its line
+    number: torch-internal lines move with every commit. Case files keep theirs."""
+
+    def strip(match: re.Match[str]) -> str:
+        path = match.group("file")
+        if path.startswith("<cases>/"):
+            return match.group(0)
+        return path
+
+    return _TORCH_LOCATION.sub(strip, text)
+
+
+_ID_CALL = re.compile(r"(___check_(?P<kind>type|obj)_id\((?:[^()]|\([^()]*\))*?, )\d+\)")
+
+
+@rule(GUARDS, SUMMARY)
+def object_ids(text: str, ctx: Context) -> str:
+    """``___check_type_id(L['x'], 94823...)`` and ``___check_obj_id(...)`` keep
+    the guarded expression; the id() value, which differs per process, goes."""
+    return _ID_CALL.sub(lambda m: f"{m.group(1)}<{m.group('kind')}_id>)", text)
+
+
+@rule(GUARDS, SUMMARY)
+def installed_global_ids(text: str, ctx: Context) -> str:
+    """Globals Dynamo installs by object id carry ``id()`` and a compile id:
+    ``___check_metadata_139965312979392_c0/0``, ``__subclass_Foo_94346_c3``.
+    The id goes; the compile id stays (capture restarts its counters per case)."""
+    return re.sub(r"(_[A-Za-z]\w*?)_\d{6,}_c(\d+(?:/\d+)?)", r"\1_<id>_c\2", text)
+
+
+@rule(GRAPH, GUARDS, SUMMARY, CODE)
+def object_addresses(text: str, ctx: Context) -> str:
+    """``<function f at 0x7f3a...>`` -> ``<function f at 0x<address>>``."""
+    return re.sub(r"0x[0-9a-fA-F]{6,}", "0x<address>", text)
+
+
+@rule(GUARDS)
+def thread_count(text: str, ctx: Context) -> str:
+    """The global-state guard records ``torch.get_num_threads()``, a property of
+    the machine, not of the program: ``"num_threads":2`` -> ``"num_threads":<n>``."""
+    return re.sub(r'"num_threads":\d+', '"num_threads":<n>', text)
+
+
+@rule(GUARDS)
+def alignment_padding(text: str, ctx: Context) -> str:
+    """Guard lines pad the code to 60 columns before the ``  # source`` comment;
+    the padding depends on the width of ids, so runs of spaces before `` # ``
+    shrink to two."""
+    return re.sub(r"(?<=\S) {2,}# ", "  # ", text)
+
+
+_NESTED_INT = re.compile(r"(?<![\w.])j(\d+)\b")
+
+
+@rule(GRAPH, GUARDS, SUMMARY, KERNELS, CODE)
+def nested_int_ids(text: str, ctx: Context) -> str:
+    """Nested ints (``j7``, the ragged size of a jagged tensor) come from a
+    process-global counter; renumber them ``j1, j2, ...`` by first appearance,
+    so distinct ragged sizes stay distinct."""
+    mapping: dict[str, str] = {}
+
+    def renumber(match: re.Match[str]) -> str:
+        original = match.group(0)
+        if original not in mapping:
+            mapping[original] = f"j{len(mapping) + 1}"
+        return mapping[original]
+
+    # Only inside type strings ("f64[3, j7, 4]", "Sym(j7)") and guard text,
+    # where a bare jN is a nested int, never a user variable.
+    def in_quotes(match: re.Match[str]) -> str:
+        return _NESTED_INT.sub(renumber, match.group(0))
+
+    return re.sub(r'"[^"\n]*"', in_quotes, text)
+
+
+# --- generated code (Inductor) ----------------------------------------------------
+
+
+_CACHE_FILE = re.compile(r"(?:/[^\s'\"/]+)+/[a-z0-9]{2}/c[a-z0-9]{20,}\.(?P<ext>py|h|cpp|so)\b")
+
+
+@rule(CODE)
+def inductor_cache_paths(text: str, ctx: Context) -> str:
+    """Files in Inductor's cache are named by the hash of their contents under a
+    per-user directory: ``# kernel path: /tmp/torchinductor_me/3x/c3xq...py`` ->
+    ``# kernel path: <inductor-cache>/<hash>.py``. The kernel's source itself
+    follows in the artifact, so the hash adds nothing."""
+    return _CACHE_FILE.sub(lambda m: f"<inductor-cache>/<hash>.{m.group('ext')}", text)
+
+
+@rule(CODE)
+def backend_hashes(text: str, ctx: Context) -> str:
+    """Triton kernels carry ``'backend_hash': '<64 hex digits>'``, a hash of the
+    installed Triton/CUDA toolchain (already named by the golden's variant)."""
+    return re.sub(r"'backend_hash': '[0-9A-Fa-f]{32,}'", "'backend_hash': '<hash>'", text)
+
+
+@rule(CODE)
+def provenance_handles(text: str, ctx: Context) -> str:
+    """Capture turns on Inductor's provenance tracking (to name the post-grad
+    nodes of each kernel), which writes ``# [Provenance debug handles] name:3``
+    above each launch; without it Inductor writes no such line, so it goes."""
+    return re.sub(r"(?m)^[ \t]*# \[Provenance debug handles\] \S+\n", "", text)
+
+
+_KERNEL_NAME = re.compile(r"\b(?P<base>(?:triton|cpp)_[A-Za-z0-9_]*?)_(?P<counter>\d+)\b(?!:)")
+
+
+@rule(KERNELS, CODE)
+def kernel_name_counters(text: str, ctx: Context) -> str:
+    """Kernel names end in a per-graph counter (``triton_poi_fused_add_3``,
+    ``cpp_fused_sum_1``): one more kernel early in a graph renames every later
+    one. Each name is renumbered among kernels of the same fused name, by first
+    appearance within its graph's section: ``cpp_fused_sum_<1>``, so distinct
+    kernels stay distinct."""
+
+    def renumber_section(section: str) -> str:
+        seen: dict[str, dict[str, int]] = {}
+
+        def renumber(match: re.Match[str]) -> str:
+            counters = seen.setdefault(match.group("base"), {})
+            number = counters.setdefault(match.group("counter"), len(counters) + 1)
+            return f"{match.group('base')}_<{number}>"
+
+        return _KERNEL_NAME.sub(renumber, section)
+
+    sections = re.split("(?m)^(?=" + re.escape(SECTION_PREFIX) + ")", text)
+    return "".join(renumber_section(section) for section in sections)
+
+
+@rule(GRAPH, GUARDS, SUMMARY, KERNELS, CODE)
+def surrounding_blank_lines(text: str, ctx: Context) -> str:
+    """No blank lines before the first line; exactly one newline after the last,
+    so golden files diff cleanly."""
+    return text.strip("\n") + "\n"
+
+
+def rules_for(key: str) -> list[Rule]:
+    fam = family(key)
+    return [r for r in CANONICAL_RULES if fam in r.families]
+
+
+def normalize(key: str, text: str, level: str, ctx: Context) -> str:
+    """Normalize one artifact's raw text at ``level`` ("native" or "canonical")."""
+    if level not in LEVELS:
+        raise ValueError(f"unknown normalization level {level!r}; expected one of {LEVELS}")
+    out = native(text) if family(key) in _NATIVE_FAMILIES else text
+    if level == "canonical":
+        for r in rules_for(key):
+            out = r.apply(out, ctx)
+    return out
+
+
+def normalize_all(artifacts: dict[str, str], level: str, ctx: Context) -> dict[str, str]:
+    return {key: normalize(key, text, level, ctx) for key, text in artifacts.items()}

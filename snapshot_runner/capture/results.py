@@ -1,0 +1,93 @@
+"""Capture results and their JSON form (the contract between worker and host)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+from snapshot_runner.capture.vocabulary import StrEnum
+
+
+class CaseStatus(StrEnum):
+    """How a case ended."""
+
+    OK = "ok"
+    SKIPPED = "skipped"  # a requirement (cuda, triton, min_torch) is missing here
+    MISMATCH = "mismatch"  # compiled outputs or grads differ from eager
+    ERROR = "error"  # the case did not run to the end
+
+    @property
+    def failed(self) -> bool:
+        return self in (CaseStatus.ERROR, CaseStatus.MISMATCH)
+
+
+def status_summary(results: list[CaseResult]) -> str:
+    """``"12 ok, 1 skipped"``: the statuses that occur, in a fixed order."""
+    counts = {s: sum(r.status == s for r in results) for s in CaseStatus}
+    return ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+
+
+@dataclasses.dataclass
+class CaseResult:
+    name: str
+    status: CaseStatus
+    artifacts: dict[str, str] = dataclasses.field(default_factory=dict)
+    error: str | None = None
+    compile_seconds: float = 0.0
+    # Full traceback for --debug; never part of the JSON contract.
+    debug_traceback: str | None = dataclasses.field(default=None, repr=False)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "status": self.status.value,
+            "artifacts": self.artifacts,
+            "error": self.error,
+            "compile_seconds": round(self.compile_seconds, 4),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CaseResult:
+        if data["status"] not in {s.value for s in CaseStatus}:
+            raise ValueError(f"case {data['name']} has status {data['status']!r}")
+        return cls(
+            name=data["name"],
+            status=CaseStatus(data["status"]),
+            artifacts=dict(data.get("artifacts") or {}),
+            error=data.get("error"),
+            compile_seconds=float(data.get("compile_seconds") or 0.0),
+        )
+
+
+@dataclasses.dataclass
+class CaptureReport:
+    environment: dict[str, Any]
+    cases: list[CaseResult]
+    normalize: str = "canonical"
+    # One line per case module that failed to import (its cases are missing).
+    load_errors: list[str] = dataclasses.field(default_factory=list)
+
+    @property
+    def failed(self) -> list[CaseResult]:
+        return [c for c in self.cases if c.status.failed]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "environment": self.environment,
+            "normalize": self.normalize,
+            "cases": [c.to_json() for c in self.cases],
+            "load_errors": self.load_errors,
+        }
+
+    def dumps(self) -> str:
+        return json.dumps(self.to_json(), indent=2, sort_keys=False) + "\n"
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CaptureReport:
+        return cls(
+            environment=dict(data.get("environment") or {}),
+            cases=[CaseResult.from_json(c) for c in data.get("cases", [])],
+            normalize=data.get("normalize", "canonical"),
+            load_errors=list(data.get("load_errors") or []),
+        )

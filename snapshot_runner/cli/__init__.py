@@ -1,0 +1,47 @@
+"""The ``snapshot-runner`` command line: parsing, and one module per command group.
+
+Each group module registers its subcommands (``register``) and turns options
+into library calls; none holds library logic. Bad input gives one clear line
+and exit status 2; ``--debug`` adds tracebacks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import TextIO
+
+from snapshot_runner.cli import bisect, capture, envs, history, nightly
+from snapshot_runner.cli.common import CliError, Exit, Handler
+
+# The command groups in the order `--help` lists them.
+GROUPS = (capture, history, bisect, envs, nightly)
+
+
+def parser() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
+    """The parser of every command, and the handler of each subcommand."""
+    root = argparse.ArgumentParser(prog="snapshot-runner", description="Golden-graph snapshots for torch.compile.")
+    root.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = root.add_subparsers(dest="command", required=True)
+    handlers: dict[str, Handler] = {}
+    for group in GROUPS:
+        handlers.update(group.register(sub))
+    return root, handlers
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    err = err or sys.stderr
+    root, handlers = parser()
+    args = root.parse_args(argv)
+    try:
+        return handlers[args.command](args, out, err)
+    except CliError as exc:
+        print(f"snapshot-runner: error: {exc}", file=err)
+        return Exit.USAGE
+    except Exception as exc:  # never a bare traceback unless asked
+        if args.debug:
+            raise
+        print(f"snapshot-runner: error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", file=err)
+        return Exit.USAGE

@@ -1,0 +1,94 @@
+"""``list``, ``capture``, ``show``: the cases and their artifacts, nothing stored."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TextIO
+
+from snapshot_runner.capture.results import CaseStatus, status_summary
+from snapshot_runner.cli.common import (
+    CliError,
+    Exit,
+    Handler,
+    add_debug,
+    add_selection,
+    add_target_options,
+    capture_report,
+    report_failures,
+    report_load_errors,
+)
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> dict[str, Handler]:
+    p_list = sub.add_parser("list", help="print one case name per line")
+    add_selection(p_list)
+
+    p_capture = sub.add_parser("capture", help="capture the artifacts of the selected cases")
+    add_selection(p_capture)
+    p_capture.add_argument("--normalize", choices=("native", "canonical"), default="canonical")
+    p_capture.add_argument("--json", dest="json_path", default=None, metavar="PATH|-", help="write the JSON report")
+    add_target_options(p_capture)
+
+    p_show = sub.add_parser("show", help="capture one case and print its artifacts")
+    p_show.add_argument("name")
+    p_show.add_argument("artifact", nargs="?")
+    p_show.add_argument("--cases-dir", default="cases")
+    add_debug(p_show)
+    p_show.add_argument("--normalize", choices=("native", "canonical"), default="canonical")
+    add_target_options(p_show)
+    return {"list": cmd_list, "capture": cmd_capture, "show": cmd_show}
+
+
+def cmd_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from snapshot_runner.capture.discovery import CaseSelectionError, discover, select
+
+    try:
+        found = discover(args.cases_dir)
+    except FileNotFoundError as exc:
+        raise CliError(str(exc)) from None
+    for error in found.errors:
+        print(f"error: {error.one_line()}", file=err)
+        if args.debug:
+            print(error.traceback, file=err)
+    try:
+        selected = select(found.cases, args.case, args.substring)
+    except CaseSelectionError as exc:
+        raise CliError(str(exc)) from None
+    for case in selected:
+        print(case.name, file=out)
+    return Exit.FAILED if found.errors else Exit.OK
+
+
+def cmd_capture(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    report = capture_report(args, err, args.case, args.substring, args.normalize)
+    results = report.cases
+    report_load_errors(report, err)
+    if args.json_path == "-":
+        out.write(report.dumps())
+    elif args.json_path:
+        Path(args.json_path).write_text(report.dumps(), encoding="utf-8")
+    report_failures(results, args.debug, err)
+    print(f"{len(results)} cases: {status_summary(results) or 'none'}", file=err)
+    failed = bool(report.failed) or bool(report.load_errors)
+    return Exit.FAILED if failed else Exit.OK
+
+
+def cmd_show(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    report = capture_report(args, err, [args.name], None, args.normalize)
+    report_load_errors(report, err)
+    (result,) = report.cases
+    if result.status in (CaseStatus.ERROR, CaseStatus.SKIPPED):
+        report_failures([result], args.debug, err)
+        if result.status == CaseStatus.SKIPPED:
+            print(f"skipped: {result.name}: {result.error}", file=err)
+        return Exit.FAILED if result.status == CaseStatus.ERROR else Exit.OK
+    if args.artifact:
+        if args.artifact not in result.artifacts:
+            raise CliError(f"case {result.name} has no artifact {args.artifact!r}; it has: {', '.join(result.artifacts)}")
+        out.write(result.artifacts[args.artifact])
+    else:
+        for key, text in result.artifacts.items():
+            out.write(f"===== {key}\n{text}")
+    report_failures([result], args.debug, err)
+    return Exit.FAILED if result.status == CaseStatus.MISMATCH else Exit.OK

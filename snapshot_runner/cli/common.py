@@ -1,0 +1,165 @@
+"""What every command group shares: exit codes, the one-line error, shared
+options, and the glue from parsed options to the library (a capture target, a
+capture behind a progress bar, the history database)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import enum
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+from snapshot_runner.capture.results import CaseStatus
+
+if TYPE_CHECKING:
+    from snapshot_runner.capture.results import CaptureReport, CaseResult
+    from snapshot_runner.capture.worker import CaptureStart, OnResult, OnStart
+    from snapshot_runner.envs.target import Target
+    from snapshot_runner.envs.torch_spec import TorchSpec
+    from snapshot_runner.history.store import Store
+
+Handler = Callable[[argparse.Namespace, TextIO, TextIO], int]
+
+
+class Exit(enum.IntEnum):
+    OK = 0
+    FAILED = 1  # a case failed, or drift under --fail-on-drift
+    USAGE = 2  # bad input: one line on stderr
+
+
+class CliError(Exception):
+    """A user-facing error: printed as one line, exit status 2."""
+
+
+ENVS_DIR_HELP = "the cache of --torch environments (default: $SNAPSHOT_RUNNER_ENVS or ~/.cache/snapshot-runner/envs)"
+DB_HELP = "SQLAlchemy URL (default: $SNAPSHOT_RUNNER_DB or sqlite:///db/history.sqlite)"
+
+
+def add_debug(p: argparse.ArgumentParser) -> None:
+    # Accepted after the subcommand too; SUPPRESS keeps the top-level value.
+    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
+
+
+def add_selection(p: argparse.ArgumentParser) -> None:
+    add_debug(p)
+    p.add_argument("--cases-dir", default="cases", help="directory of case modules (default: cases)")
+    p.add_argument("--case", action="append", default=[], metavar="NAME", help="only this case (repeatable)")
+    p.add_argument("-k", dest="substring", default=None, metavar="SUBSTRING", help="only cases whose name contains it")
+
+
+def add_db(p: argparse.ArgumentParser, help_text: str = DB_HELP) -> None:
+    p.add_argument("--db", default=None, metavar="URL", help=help_text)
+
+
+def add_installer_options(group: argparse._ArgumentGroup) -> None:
+    group.add_argument("--index-url", default=None, metavar="URL", help="with --torch: the installer's index")
+    group.add_argument("--extra-index-url", action="append", default=[], metavar="URL", help="with --torch (repeatable)")
+    group.add_argument("--find-links", action="append", default=[], metavar="PATH|URL", help="with --torch (repeatable)")
+    group.add_argument("--envs-dir", default=None, metavar="DIR", help=ENVS_DIR_HELP)
+
+
+def add_target_options(p: argparse.ArgumentParser) -> None:
+    """``--python`` / ``--torch`` and the installer options: which torch runs the capture."""
+    group = p.add_argument_group("torch under test (default: this interpreter's)")
+    which = group.add_mutually_exclusive_group()
+    which.add_argument("--python", default=None, metavar="PATH", help="capture in this interpreter (it needs torch)")
+    which.add_argument("--torch", default=None, metavar="SPEC", help="capture in a cached env with exactly this torch: 2.14.1, torch==2.10.0.dev20251015")
+    add_installer_options(group)
+
+
+def torch_spec(args: argparse.Namespace, version: str) -> TorchSpec:
+    """``version`` with the installer options of ``add_target_options``."""
+    from snapshot_runner.envs.torch_spec import SpecError, TorchSpec
+
+    try:
+        return TorchSpec.parse(version, args.index_url, tuple(args.extra_index_url), tuple(args.find_links))
+    except SpecError as exc:
+        raise CliError(str(exc)) from None
+
+
+def target(args: argparse.Namespace) -> Target:
+    """The capture target that ``add_target_options`` chose."""
+    from snapshot_runner.envs.target import Target
+
+    envs_dir = Path(args.envs_dir) if args.envs_dir else None
+    if args.torch:
+        return Target(torch=torch_spec(args, args.torch), envs_dir=envs_dir)
+    if args.index_url or args.extra_index_url or args.find_links:
+        raise CliError("--index-url, --extra-index-url and --find-links go with --torch")
+    return Target(python=Path(args.python) if args.python else None, envs_dir=envs_dir)
+
+
+def capture_report(
+    args: argparse.Namespace,
+    err: TextIO,
+    names: Sequence[str],
+    substring: str | None,
+    level: str = "canonical",
+    *,
+    under: Target | None = None,
+    on_start: OnStart | None = None,
+    on_result: OnResult | None = None,
+) -> CaptureReport:
+    """Capture under ``under`` (default: the options' target) behind a progress
+    bar; failures to start or finish become ``CliError``."""
+    from snapshot_runner.capture.worker import CaptureRequest
+    from snapshot_runner.cli.progress import progress_reporter
+    from snapshot_runner.envs import target as targets
+    from snapshot_runner.envs.host import RequestError, WorkerError
+    from snapshot_runner.envs.installer import InstallError
+    from snapshot_runner.envs.torch_spec import SpecError
+
+    chosen = under if under is not None else target(args)
+    with contextlib.ExitStack() as stack:
+        advance: list[Callable[[CaseResult], None]] = []
+
+        def started(start: CaptureStart) -> None:
+            advance.append(stack.enter_context(progress_reporter(len(start.cases), err)))
+            if on_start:
+                on_start(start)
+
+        def finished(result: CaseResult) -> None:
+            if on_result:
+                on_result(result)
+            advance[0](result)
+
+        try:
+            request = CaptureRequest(str(args.cases_dir), tuple(names), substring, level, args.debug)
+            return targets.capture(chosen, request, on_start=started, on_result=finished, log=err)
+        except (SpecError, InstallError, RequestError, WorkerError) as exc:
+            raise CliError(str(exc)) from None
+
+
+@contextlib.contextmanager
+def open_store(url: str | None, *, create: bool = False) -> Iterator[Store]:
+    """The history database for a command; only commands that write may create it."""
+    # Imported here: `capture` on a GPU box runs this CLI without SQLAlchemy.
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from snapshot_runner.history.store import Store, StoreError
+
+    try:
+        store = Store.open(url, create=create)
+    except StoreError as exc:
+        raise CliError(str(exc)) from None
+    try:
+        yield store
+    except SQLAlchemyError as exc:  # a database that fails after it opened: locked, gone, refused
+        raise CliError(f"{store.url}: {type(exc).__name__}: {str(getattr(exc, 'orig', None) or exc).strip().splitlines()[0]}") from None
+    finally:
+        store.close()
+
+
+def report_failures(results: Sequence[CaseResult], debug: bool, err: TextIO) -> None:
+    for result in results:
+        if result.status in (CaseStatus.ERROR, CaseStatus.MISMATCH):
+            print(f"{result.status}: {result.name}: {result.error}", file=err)
+            if debug and result.debug_traceback:
+                print(result.debug_traceback, file=err)
+
+
+def report_load_errors(report: CaptureReport, err: TextIO) -> None:
+    for line in report.load_errors:
+        print(f"error: {line}", file=err)

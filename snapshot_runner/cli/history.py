@@ -1,0 +1,184 @@
+"""``record``, ``runs``, ``drift``, ``history``: the history database.
+
+They open the database (``--db URL``, ``$SNAPSHOT_RUNNER_DB`` or
+``db/history.sqlite``) and turn its problems into one-line errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from snapshot_runner.capture.results import CaseResult, status_summary
+from snapshot_runner.cli.common import (
+    CliError,
+    Exit,
+    Handler,
+    add_db,
+    add_debug,
+    add_selection,
+    add_target_options,
+    capture_report,
+    open_store,
+    report_failures,
+)
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> dict[str, Handler]:
+    p_record = sub.add_parser("record", help="capture the selected cases and store them as one run")
+    add_selection(p_record)
+    add_db(p_record)
+    p_record.add_argument("--label", default=None, help="a name for the run (e.g. nightly-2026-11-27)")
+    p_record.add_argument("--from-json", default=None, metavar="PATH", help="store a `capture --json` report made elsewhere instead of capturing")
+    add_target_options(p_record)
+
+    p_runs = sub.add_parser("runs", help="list recorded runs, newest first")
+    add_debug(p_runs)
+    add_db(p_runs)
+
+    p_drift = sub.add_parser("drift", help="what changed between two runs, or a run and the goldens")
+    add_debug(p_drift)
+    add_db(p_drift)
+    p_drift.add_argument("--from", dest="ref_from", required=True, metavar="REF", help="run id, label, torch version, latest, previous or golden")
+    p_drift.add_argument(
+        "--to", dest="ref_to", default=None, metavar="REF", help="as --from; leave it out with --python/--torch to compare with a fresh capture"
+    )
+    p_drift.add_argument("--format", choices=("md", "html", "json"), default="md")
+    p_drift.add_argument("--out", default=None, metavar="PATH", help="write the report here (default: stdout)")
+    p_drift.add_argument("--snapshots-dir", default="snapshots", help="the goldens REF 'golden' means (default: snapshots)")
+    p_drift.add_argument("--include-incomplete", action="store_true", help="let REFs name incomplete runs")
+    p_drift.add_argument("--fail-on-drift", action="store_true", help="exit 1 when anything changed")
+    p_drift.add_argument("--matrix-runs", type=int, default=20, metavar="N", help="HTML: the cases × runs grid shows the last N complete runs (default: 20)")
+    p_drift.add_argument("-k", dest="substring", default=None, metavar="SUBSTRING", help="only cases whose name contains it")
+    p_drift.add_argument("--case", action="append", default=[], metavar="NAME", help="only this case (repeatable; with --python/--torch, the cases captured)")
+    p_drift.add_argument("--cases-dir", default="cases", help="with --python/--torch: directory of case modules (default: cases)")
+    add_target_options(p_drift)
+
+    p_history = sub.add_parser("history", help="the distinct versions of one case's artifact over time")
+    add_debug(p_history)
+    add_db(p_history)
+    p_history.add_argument("name", help="case name")
+    p_history.add_argument("artifact", nargs="?", help="artifact key (default: every key of the case)")
+    p_history.add_argument("--include-incomplete", action="store_true")
+    p_history.add_argument("--show", type=int, default=None, metavar="N", help="print the text of version N (vN) of ARTIFACT")
+    return {"record": cmd_record, "runs": cmd_runs, "drift": cmd_drift, "history": cmd_history}
+
+
+def cmd_record(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from snapshot_runner.history.recording import RecordError, RunRecorder, load_report
+
+    with open_store(args.db, create=True) as store:
+        recorder = RunRecorder(store, args.label, on_begin=lambda run_id: print(f"recording run {run_id} into {store.url}", file=err))
+        try:
+            if args.from_json:
+                report = load_report(args.from_json)
+            else:
+                report = capture_report(args, err, args.case, args.substring, on_start=recorder.started, on_result=recorder.add)
+            run_id = recorder.finish(report)
+        except RecordError as exc:
+            raise CliError(str(exc)) from None
+    return _recorded(run_id, report.cases, args, out, err, load_errors=bool(report.load_errors))
+
+
+def _recorded(run_id: int, results: Sequence[CaseResult], args: argparse.Namespace, out: TextIO, err: TextIO, *, load_errors: bool) -> int:
+    report_failures(results, args.debug, err)
+    print(f"run {run_id} complete: {status_summary(list(results)) or 'no cases'}", file=err)
+    print(run_id, file=out)
+    failed = load_errors or any(r.status.failed for r in results)
+    return Exit.FAILED if failed else Exit.OK
+
+
+def _when(moment: dt.datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M")
+
+
+def cmd_runs(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    with open_store(args.db) as store:
+        runs = store.runs()
+    if not runs:
+        print(f"no runs in {store.url}", file=err)
+        return Exit.OK
+    header = ("id", "label", "torch", "device", "kind", "status", "started (UTC)", "cases")
+    rows = [
+        (
+            str(r.id),
+            r.label or "-",
+            r.environment["torch_version"],
+            r.environment["device"],
+            r.kind,
+            r.status,
+            _when(r.started_at),
+            f"{r.cases_stored}/{r.cases_expected} " + " ".join(f"{s}={n}" for s, n in sorted(r.counts.items())),
+        )
+        for r in runs
+    ]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip(), file=out)
+    return Exit.OK
+
+
+def cmd_drift(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from snapshot_runner.drift.compare import DriftError, captured_side, compare, resolve, version_matrix
+    from snapshot_runner.drift.renderers import renderer
+
+    capturing = bool(args.python or args.torch)
+    if capturing == bool(args.ref_to):
+        raise CliError("drift compares --from with --to, or with a fresh capture under --python/--torch: give exactly one of them")
+    refs = [args.ref_from] if capturing else [args.ref_from, args.ref_to]
+    with contextlib.ExitStack() as stack:
+        store = stack.enter_context(open_store(args.db)) if any(ref != "golden" for ref in refs) else None
+        try:
+            sides = [resolve(store, ref, snapshots_dir=Path(args.snapshots_dir), include_incomplete=args.include_incomplete) for ref in refs]
+        except DriftError as exc:
+            raise CliError(str(exc)) from None
+        if capturing:
+            sides.append(captured_side(capture_report(args, err, args.case, args.substring)))
+        report = compare(*(side.selected(args.case, args.substring) for side in sides))
+        # Only the HTML report draws the history grid; the others skip the query.
+        if args.format == "html" and store is not None:
+            report.matrix = version_matrix(store, [c.name for c in report.cases], last=args.matrix_runs, also=tuple(s.run_id for s in sides))
+    text = renderer(args.format)(report)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(text, encoding="utf-8")
+    else:
+        out.write(text)
+    counts = report.counts()
+    print(f"drift {report.before.title} → {report.after.title}: " + ", ".join(f"{n} {s}" for s, n in counts.items()), file=err)
+    return Exit.FAILED if args.fail_on_drift and report.has_changes else Exit.OK
+
+
+def cmd_history(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    if args.show is not None and not args.artifact:
+        raise CliError("--show N needs an ARTIFACT: history NAME ARTIFACT --show N")
+    with open_store(args.db) as store:
+        names = store.case_names()
+        if args.name not in names:
+            close = [n for n in names if n.endswith(f"::{args.name}") or args.name in n][:3]
+            hint = f"; did you mean {' or '.join(close)}?" if close else ""
+            raise CliError(f"no case {args.name!r} in {store.url}{hint}")
+        keys = [args.artifact] if args.artifact else store.keys_of(args.name)
+        for key in keys:
+            versions = store.history(args.name, key, include_incomplete=args.include_incomplete)
+            if not versions:
+                raise CliError(f"case {args.name} has no artifact {key!r} in {store.url}")
+            if args.show is not None:
+                if not 1 <= args.show <= len(versions):
+                    raise CliError(f"{args.name} {key} has versions v1..v{len(versions)}, not v{args.show}")
+                digest = versions[args.show - 1].sha256
+                out.write(store.texts([digest])[digest])
+                return Exit.OK
+            print(f"{args.name} {key}: {len(versions)} version{'s' if len(versions) != 1 else ''}", file=out)
+            for number, v in enumerate(versions, 1):
+                first, last = v.first, v.last
+                print(
+                    f"  v{number} {v.sha256[:12]}  first: run {first.id} (torch {first.environment['torch_version']}, {_when(first.started_at)})"
+                    f"  last: run {last.id} (torch {last.environment['torch_version']}, {_when(last.started_at)})  runs: {v.runs}",
+                    file=out,
+                )
+    return Exit.OK

@@ -1,0 +1,90 @@
+"""``nightly``: record a run, write the drift reports from the previous night, bisect what a new torch changed."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+from pathlib import Path
+from typing import TextIO
+
+from snapshot_runner.cli.common import (
+    CliError,
+    Exit,
+    Handler,
+    add_db,
+    add_selection,
+    add_target_options,
+    open_store,
+    report_failures,
+    report_load_errors,
+    target,
+    torch_spec,
+)
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> dict[str, Handler]:
+    p = sub.add_parser(
+        "nightly",
+        help="record a nightly run and write reports/drift-<date>.md/.html/.json (and bisect reports)",
+        description="Record a run labelled nightly-<date>T<time>, compare it with the previous nightly on the same device "
+        "(the goldens on the first night) and write the drift reports; with --bisect, bisect every case a new torch changed.",
+    )
+    add_selection(p)
+    add_db(p)
+    p.add_argument("--reports", default="reports", metavar="DIR", help="where the reports go (default: reports)")
+    p.add_argument("--snapshots-dir", default="snapshots", help="the goldens the first night compares with (default: snapshots)")
+    p.add_argument("--bisect", action="store_true", help="bisect every case whose graphs changed under a new torch")
+    p.add_argument("--versions-file", default=None, metavar="FILE", help="candidate versions for --bisect, one per line")
+    add_target_options(p)
+    return {"nightly": cmd_nightly}
+
+
+def _versions(path: str | None) -> tuple[str, ...]:
+    from snapshot_runner.torch_version import VersionError, order_versions
+
+    if not path:
+        return ()
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+        return tuple(order_versions(line.strip() for line in lines if line.strip() and not line.strip().startswith("#")))
+    except OSError as exc:
+        raise CliError(f"--versions-file: {exc.strerror}: {path}") from None
+    except VersionError as exc:
+        raise CliError(f"--versions-file: {exc}") from None
+
+
+def cmd_nightly(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from snapshot_runner.cli.progress import progress_reporter
+    from snapshot_runner.history.recording import RecordError
+    from snapshot_runner.nightly import NightlyError, Plan, run_night, summary
+
+    plan = Plan(
+        cases_dir=Path(args.cases_dir),
+        target=target(args),
+        reports_dir=Path(args.reports),
+        snapshots_dir=Path(args.snapshots_dir),
+        names=tuple(args.case),
+        substring=args.substring,
+        bisect=args.bisect,
+        versions=_versions(args.versions_file),
+        spec_of=lambda version: torch_spec(args, version),
+        debug=args.debug,
+    )
+    with open_store(args.db, create=True) as store, contextlib.ExitStack() as stack:
+        advance = []
+        try:
+            night = run_night(
+                store,
+                plan,
+                err,
+                on_start=lambda start: advance.append(stack.enter_context(progress_reporter(len(start.cases), err))),
+                on_result=lambda result: advance[0](result),
+            )
+        except (NightlyError, RecordError) as exc:
+            raise CliError(str(exc)) from None
+    report_load_errors(night.capture, err)
+    report_failures(night.capture.cases, args.debug, err)
+    for line in summary(night):
+        print(line, file=err)
+    print(night.run.id, file=out)
+    return Exit.FAILED if night.failed else Exit.OK

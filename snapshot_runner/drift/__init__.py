@@ -1,0 +1,1 @@
+"""Drift: what changed between two sides (runs, goldens, a fresh capture), classified and rendered."""

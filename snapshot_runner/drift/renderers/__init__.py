@@ -1,0 +1,25 @@
+"""Drift report formats: ``json`` for automation, ``md`` for an issue comment,
+``html`` for a browser (one self-contained file)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from snapshot_runner.drift.compare import DriftReport
+
+from . import markdown
+
+FORMATS = ("md", "html", "json")
+
+
+def _json(report: DriftReport) -> str:
+    return json.dumps(report.to_json(), indent=2) + "\n"
+
+
+def renderer(fmt: str) -> Callable[[DriftReport], str]:
+    if fmt == "html":
+        from . import html
+
+        return html.render
+    return {"md": markdown.render, "json": _json}[fmt]

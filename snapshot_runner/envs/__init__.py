@@ -1,0 +1,1 @@
+"""Environments: which torch runs a capture (this interpreter, ``--python``, or a cached ``--torch`` environment)."""

@@ -1,0 +1,191 @@
+"""The cache of torch environments that ``--torch SPEC`` makes and reuses.
+
+One directory per key (``TorchSpec.key``) under the cache root
+(``--envs-dir``, else ``$SNAPSHOT_RUNNER_ENVS``, else
+``$XDG_CACHE_HOME/snapshot-runner/envs``, else ``~/.cache/snapshot-runner/envs``).
+
+An environment counts only once its marker file is written, last, after torch
+imported in it; a directory without one is half-made (an install that failed or
+was killed) and is removed before it is made again, never used. A lock file
+per key orders the processes: making or removing holds it exclusively, using
+holds it shared, so concurrent makers of one env build it once and ``prune``
+never removes an env a capture is running in.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as dt
+import fcntl
+import json
+import os
+import platform
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TextIO
+
+from snapshot_runner.envs.installer import env_python, make_torch_env
+from snapshot_runner.envs.torch_spec import TorchSpec
+
+ENVS_VAR = "SNAPSHOT_RUNNER_ENVS"
+MARKER = "snapshot-runner-env.json"
+LAST_USED = "snapshot-runner-last-used"
+LOCKS = ".locks"
+
+Build = Callable[[Path], dict[str, Any]]  # makes the env in the directory; returns facts for the marker
+
+
+def default_envs_dir() -> Path:
+    if os.environ.get(ENVS_VAR):
+        return Path(os.environ[ENVS_VAR])
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "snapshot-runner" / "envs"
+
+
+def _tree_size(path: Path) -> int:
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(root, name)).st_size
+    return total
+
+
+@dataclasses.dataclass(frozen=True)
+class CachedEnv:
+    path: Path
+    info: dict[str, Any] | None  # the marker; None while half-made
+
+    @property
+    def key(self) -> str:
+        return self.path.name
+
+    @property
+    def complete(self) -> bool:
+        return self.info is not None
+
+    @property
+    def python(self) -> Path:
+        return env_python(self.path)
+
+    @property
+    def last_used(self) -> float:
+        for candidate in (self.path / LAST_USED, self.path / MARKER, self.path):
+            with contextlib.suppress(OSError):
+                return candidate.stat().st_mtime
+        return 0.0
+
+    def size(self) -> int:
+        return _tree_size(self.path)
+
+
+def _read_marker(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads((path / MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+class EnvCache:
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = Path(root) if root else default_envs_dir()
+
+    def envs(self) -> list[CachedEnv]:
+        """Every env directory, complete or half-made, most recently used first."""
+        if not self.root.is_dir():
+            return []
+        found = [CachedEnv(p, _read_marker(p)) for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".")]
+        return sorted(found, key=lambda env: env.last_used, reverse=True)
+
+    @contextlib.contextmanager
+    def _lock_file(self, key: str) -> Iterator[int]:
+        locks = self.root / LOCKS
+        locks.mkdir(parents=True, exist_ok=True)
+        fd = os.open(locks / f"{key}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            yield fd
+        finally:
+            os.close(fd)  # releases the lock
+
+    @staticmethod
+    def _acquire(fd: int, mode: int, key: str, log: TextIO | None) -> None:
+        try:
+            fcntl.flock(fd, mode | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if log:
+                print(f"waiting for another snapshot-runner with environment {key} ...", file=log)
+            fcntl.flock(fd, mode)
+
+    @contextlib.contextmanager
+    def use_env(self, key: str, build: Build, log: TextIO | None = None) -> Iterator[Path]:
+        """The python of env ``key``, made by ``build`` unless a complete one is cached.
+
+        Inside the block the env is locked shared: other captures may use it,
+        prune and rebuild wait.
+        """
+        env_dir = self.root / key
+        with self._lock_file(key) as fd:
+            self._acquire(fd, fcntl.LOCK_SH, key, log)
+            if _read_marker(env_dir) is None:
+                # Not atomic (flock drops, then takes): another maker may have
+                # finished meanwhile, so look again once exclusive.
+                self._acquire(fd, fcntl.LOCK_EX, key, log)
+                if _read_marker(env_dir) is None:
+                    self._make(env_dir, build, log)
+                fcntl.flock(fd, fcntl.LOCK_SH)
+            (env_dir / LAST_USED).touch()
+            yield env_python(env_dir)
+
+    def _make(self, env_dir: Path, build: Build, log: TextIO | None) -> None:
+        if env_dir.exists():  # half-made by a failed or killed run: start over
+            shutil.rmtree(env_dir)
+        if log:
+            print(f"making environment {env_dir.name} in {self.root} ...", file=log)
+        start = time.monotonic()
+        try:
+            facts = build(env_dir)
+        except BaseException:
+            shutil.rmtree(env_dir, ignore_errors=True)
+            raise
+        marker = {
+            **facts,
+            "python": platform.python_version(),
+            "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        }
+        # Written whole, then renamed into place: the env counts from this instant.
+        partial = env_dir / f"{MARKER}.partial"
+        partial.write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
+        os.replace(partial, env_dir / MARKER)
+        if log:
+            print(f"made environment {env_dir.name} in {time.monotonic() - start:.0f} s", file=log)
+
+    @contextlib.contextmanager
+    def use(self, spec: TorchSpec, log: TextIO | None = None, verbose: bool = False) -> Iterator[Path]:
+        """The python of a cached env with exactly ``spec``'s torch, made if needed."""
+        with self.use_env(spec.key(), lambda env_dir: make_torch_env(spec, env_dir, log if verbose else None), log) as python:
+            yield python
+
+    def prune(self, keep: int) -> tuple[list[tuple[CachedEnv, int]], list[CachedEnv]]:
+        """Remove half-made envs and all but the ``keep`` most recently used.
+
+        Returns the removed envs with their sizes, and those skipped as in use.
+        """
+        envs = self.envs()
+        complete = [env for env in envs if env.complete]
+        doomed = [env for env in envs if not env.complete] + complete[keep:]
+        removed: list[tuple[CachedEnv, int]] = []
+        busy: list[CachedEnv] = []
+        for env in doomed:
+            with self._lock_file(env.key) as fd:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    busy.append(env)
+                    continue
+                size = env.size()
+                shutil.rmtree(env.path)
+                removed.append((env, size))
+        return removed, busy

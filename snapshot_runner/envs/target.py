@@ -1,0 +1,70 @@
+"""Capture under a chosen torch: this interpreter, another one (``--python``), or a cached environment (``--torch``).
+
+The one library entry point every command that captures goes through
+(``capture``, ``show``, ``record``, ``drift``, ``bisect``, the nightly job).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TextIO
+
+from snapshot_runner.capture.results import CaptureReport
+from snapshot_runner.capture.worker import CaptureRequest, OnResult, OnStart
+from snapshot_runner.envs.host import run_capture
+from snapshot_runner.envs.torch_spec import TorchSpec
+
+
+@dataclasses.dataclass(frozen=True)
+class Target:
+    """Which torch runs a capture: ``python`` (an interpreter), ``torch`` (a
+    spec for the environment cache under ``envs_dir``), or neither (this process)."""
+
+    python: Path | None = None
+    torch: TorchSpec | None = None
+    envs_dir: Path | None = None
+
+    def __post_init__(self) -> None:
+        if self.python is not None and self.torch is not None:
+            raise ValueError("a target is an interpreter or a torch spec, not both")
+
+    def with_torch(self, spec: TorchSpec) -> Target:
+        """The same cache, another torch (bisect's probes)."""
+        return Target(torch=spec, envs_dir=self.envs_dir)
+
+    @property
+    def in_process(self) -> bool:
+        return self.python is None and self.torch is None
+
+
+@contextlib.contextmanager
+def target_python(target: Target, log: TextIO | None = None, *, verbose: bool = False) -> Iterator[Path | None]:
+    """The interpreter of ``target`` (None: this process), its environment held
+    (made first if needed) for the block. Raises ``SpecError`` / ``InstallError``."""
+    if target.torch is None:
+        yield target.python
+        return
+    from snapshot_runner.envs.cache import EnvCache
+
+    with EnvCache(target.envs_dir).use(target.torch, log=log, verbose=verbose) as python:
+        yield python
+
+
+def capture(
+    target: Target,
+    request: CaptureRequest,
+    *,
+    on_start: OnStart | None = None,
+    on_result: OnResult | None = None,
+    log: TextIO | None = None,
+) -> CaptureReport:
+    """Capture what ``request`` selects under ``target`` (see ``host.run_capture`` for the callbacks).
+
+    Raises ``SpecError``/``InstallError`` (no environment) and
+    ``RequestError``/``WorkerError`` (no capture), each with a one-line message.
+    """
+    with target_python(target, log, verbose=request.debug) as python:
+        return run_capture(python, request, on_start=on_start, on_result=on_result, log=log)

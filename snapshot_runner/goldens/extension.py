@@ -1,0 +1,118 @@
+"""The syrupy extension that keeps each artifact as one plain-text golden file,
+and the check of one case's artifacts against its goldens."""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from syrupy.data import SnapshotCollections
+from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
+
+from snapshot_runner.capture.case import Case
+from snapshot_runner.capture.results import CaseResult
+from snapshot_runner.goldens.layout import SUFFIX, case_root, environment_note, golden_path, read_goldens, write_environment
+
+if TYPE_CHECKING:
+    from syrupy.assertion import SnapshotAssertion
+    from syrupy.location import PyTestLocation
+    from syrupy.types import SnapshotIndex
+
+# Where the pytest plugin keeps the snapshots root for the extension to find.
+SNAPSHOTS_DIR = pytest.StashKey[Path]()
+
+
+class GoldenExtension(SingleFileSnapshotExtension):
+    """Stores each artifact at ``<snapshots>/<case path>/<artifact>.txt``.
+
+    The pytest item carries the case (its ``golden_case`` parameter) and the
+    config carries the snapshots root, so the location is derived from both.
+    Orphaned goldens are found from the case list, not by syrupy's name-based
+    discovery (see ``orphan_case_dirs``), so discovery is turned off here.
+    """
+
+    _write_mode = WriteMode.TEXT
+    file_extension = SUFFIX.lstrip(".")
+
+    @classmethod
+    def get_location(cls, *, test_location: PyTestLocation, index: SnapshotIndex) -> str:
+        import torch
+
+        item: Any = test_location.item
+        case = item.callspec.params["golden_case"]
+        root = case_root(snapshots_root(item.config), case, torch.__version__)
+        return str(golden_path(root, case, str(index)))
+
+    @classmethod
+    def get_snapshot_name(cls, *, test_location: PyTestLocation, index: SnapshotIndex = 0) -> str:
+        return f"{test_location.testname}/{index}"
+
+    @classmethod
+    def matches_test_location(cls, *, test_location: PyTestLocation, snapshot_location: str) -> bool:
+        return True
+
+    def discover_snapshots(self, **_kwargs: Any) -> SnapshotCollections:
+        return SnapshotCollections()
+
+
+def snapshots_root(config: pytest.Config) -> Path:
+    return config.stash[SNAPSHOTS_DIR]
+
+
+def unified_diff(golden: str | None, captured: str, key: str) -> str:
+    """A plain unified diff (golden -> captured), like ``git diff`` of the file."""
+    if golden is None:
+        return f"no golden for {key} yet (write it with `make snapshot-update`, i.e. pytest --snapshot-update)"
+    lines = difflib.unified_diff(
+        golden.splitlines(keepends=True),
+        captured.splitlines(keepends=True),
+        fromfile=f"golden/{key}",
+        tofile=f"captured/{key}",
+    )
+    return "".join(lines).rstrip("\n")
+
+
+# --- checking one case --------------------------------------------------------
+
+
+def check_case(
+    result: CaseResult,
+    case: Case,
+    snapshot: SnapshotAssertion,
+    root: Path,
+    environment: dict[str, Any],
+) -> list[str]:
+    """Compare (or, with --snapshot-update, write) every artifact of one case.
+
+    Returns the failure report, empty when all goldens match.
+    """
+    update = bool(snapshot.session.update_snapshots)
+    golden = snapshot.use_extension(GoldenExtension)
+    problems: list[str] = []
+    differing = 0
+    for key, text in result.artifacts.items():
+        path = golden_path(root, case, key)
+        before = path.read_text(encoding="utf-8") if path.exists() else None
+        if not golden(name=key) == text:  # noqa: SIM201  # syrupy's assertion is its __eq__
+            differing += 1
+            problems.append(f"--- {key} ({path})")
+            problems.append(unified_diff(before, text, key))
+    stale = sorted(set(read_goldens(root, case)) - set(result.artifacts))
+    for key in stale:
+        path = golden_path(root, case, key)
+        if update:
+            path.unlink()
+        else:
+            differing += 1
+            problems.append(f"--- {key}: golden {path} is no longer produced")
+    if update:
+        write_environment(root, environment)
+    if problems:
+        note = environment_note(root, environment)
+        header = f"{case.name}: {differing} artifact(s) differ"
+        problems.insert(0, header)
+        if note:
+            problems.insert(0, note)
+    return problems

@@ -1,0 +1,135 @@
+"""The golden layout under a snapshots directory, mirroring the case name::
+
+    snapshots/ENVIRONMENT                                   torch, device, python
+    snapshots/subclasses/two_tensor/twotensor_view/aot_forward.txt
+    snapshots/cuda-torch2.11/ENVIRONMENT                    a GPU variant
+    snapshots/cuda-torch2.11/gpu/models/mlp_gelu/inductor_kernels.txt
+
+Cases that require CUDA keep their goldens in a variant directory named from
+the running torch (``cuda-torch<major>.<minor>``): what Inductor generates for
+a GPU depends on the torch/Triton build, and CPU goldens never mix with it.
+
+No escaping and no indentation: a git diff of a golden is a diff of the graph.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from snapshot_runner.capture.case import Case
+from snapshot_runner.capture.environment import golden_key
+from snapshot_runner.torch_version import parse_version
+
+SUFFIX = ".txt"
+ENVIRONMENT_FILE = "ENVIRONMENT"
+
+
+GPU_REQUIREMENT = "cuda"
+
+
+def variant(case: Case, torch_version: str) -> str | None:
+    """The variant directory of a case's goldens: None (the root) for CPU cases."""
+    if GPU_REQUIREMENT not in case.options.requires:
+        return None
+    major, minor = parse_version(torch_version).release[:2]
+    return f"cuda-torch{major}.{minor}"
+
+
+def case_root(root: Path, case: Case, torch_version: str) -> Path:
+    """The snapshots root of one case: ``root`` or its variant directory under it."""
+    name = variant(case, torch_version)
+    return root / name if name else root
+
+
+def case_dir(root: Path, case: Case) -> Path:
+    return root.joinpath(*case.path_parts)
+
+
+def golden_path(root: Path, case: Case, key: str) -> Path:
+    return case_dir(root, case) / f"{key}{SUFFIX}"
+
+
+def read_goldens(root: Path, case: Case) -> dict[str, str]:
+    """The goldens of one case, keyed by artifact."""
+    directory = case_dir(root, case)
+    if not directory.is_dir():
+        return {}
+    return {path.name[: -len(SUFFIX)]: path.read_text(encoding="utf-8") for path in sorted(directory.glob(f"*{SUFFIX}"))}
+
+
+# --- the environment the goldens were made with -------------------------------
+
+
+def read_environment(root: Path) -> str | None:
+    path = root / ENVIRONMENT_FILE
+    return path.read_text(encoding="utf-8").strip() if path.exists() else None
+
+
+def write_environment(root: Path, environment: dict[str, Any]) -> None:
+    """Atomically, since parallel workers may write the same line at once."""
+    line = golden_key(environment)
+    if read_environment(root) == line:
+        return
+    root.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=root, prefix=".env-")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(line + "\n")
+    os.replace(tmp, root / ENVIRONMENT_FILE)
+
+
+def environment_note(root: Path, environment: dict[str, Any]) -> str | None:
+    """'golden made on X, running Y' when they differ, else None."""
+    made_on = read_environment(root)
+    running = golden_key(environment)
+    if made_on and made_on != running:
+        return f"golden made on {made_on}; running {running}"
+    return None
+
+
+# --- goldens of cases that no longer exist ---------------------------------------
+
+
+def case_dirs(root: Path) -> Iterable[Path]:
+    """Directories holding goldens, skipping nested variant roots (their own ENVIRONMENT)."""
+    if not root.is_dir():
+        return
+    for dirpath, dirnames, filenames in os.walk(root):
+        here = Path(dirpath)
+        dirnames[:] = sorted(d for d in dirnames if not (here / d / ENVIRONMENT_FILE).exists())
+        if any(name.endswith(SUFFIX) for name in filenames):
+            yield here
+
+
+def variant_roots(root: Path) -> list[Path]:
+    """Variant directories directly under the snapshots root (each has its own ENVIRONMENT)."""
+    if not root.is_dir():
+        return []
+    return sorted(d for d in root.iterdir() if (d / ENVIRONMENT_FILE).is_file())
+
+
+def orphan_case_dirs(root: Path, cases: Iterable[Case]) -> list[Path]:
+    """Golden directories of no current case: at the root against the CPU cases,
+    in every variant directory (whatever torch made it) against the GPU cases."""
+    cases = list(cases)
+    gpu = [c for c in cases if GPU_REQUIREMENT in c.options.requires]
+    cpu = [c for c in cases if c not in gpu]
+    known = {case_dir(root, c) for c in cpu}
+    orphans = [d for d in case_dirs(root) if d not in known]
+    for variant_root in variant_roots(root):
+        known = {case_dir(variant_root, c) for c in gpu}
+        orphans.extend(d for d in case_dirs(variant_root) if d not in known)
+    return orphans
+
+
+def remove_case_dir(root: Path, directory: Path) -> None:
+    shutil.rmtree(directory)
+    # Drop parents left empty, up to the root (a variant root keeps its ENVIRONMENT).
+    parent = directory.parent
+    while parent != root and parent.is_dir() and not any(parent.iterdir()):
+        parent.rmdir()
+        parent = parent.parent

@@ -1,0 +1,132 @@
+"""pytest plugin (entry point ``snapshot_runner``): golden tests for case modules.
+
+It adds ``--cases-dir`` and ``--snapshots-dir`` (or the ini keys
+``snapshot_runner_cases_dir`` / ``snapshot_runner_snapshots_dir``), parametrizes
+every test that takes the ``golden_case`` fixture over the discovered cases, and
+ships the golden tests themselves (``test_golden``, one per case, and
+``test_golden_orphans``): a repository imports them into one of its test modules::
+
+    from snapshot_runner.goldens.pytest_plugin import test_golden, test_golden_orphans  # noqa: F401
+
+and runs ``pytest`` (check) or ``pytest --snapshot-update`` (rewrite).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from snapshot_runner.capture import environment
+from snapshot_runner.capture.case import Case
+from snapshot_runner.capture.discovery import Discovery, LoadError, discover
+from snapshot_runner.capture.normalize import Context
+from snapshot_runner.capture.results import CaseStatus
+from snapshot_runner.goldens.extension import SNAPSHOTS_DIR, check_case, snapshots_root
+from snapshot_runner.goldens.layout import case_root, orphan_case_dirs, remove_case_dir
+
+CASES_DIR = pytest.StashKey[Path]()
+# Cases found once per session (per xdist worker), on first use.
+DISCOVERY = pytest.StashKey[Discovery]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("snapshot_runner", "golden-graph snapshots")
+    group.addoption("--cases-dir", default=None, help="directory of case modules (default: cases)")
+    group.addoption("--snapshots-dir", default=None, help="directory of golden snapshots (default: snapshots)")
+    parser.addini("snapshot_runner_cases_dir", "directory of case modules", default="cases")
+    parser.addini("snapshot_runner_snapshots_dir", "directory of golden snapshots", default="snapshots")
+
+
+def _resolve(config: pytest.Config, option: str, ini: str) -> Path:
+    given = config.getoption(option)
+    if given:
+        return Path(given).resolve()
+    return (config.rootpath / config.getini(ini)).resolve()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[CASES_DIR] = _resolve(config, "cases_dir", "snapshot_runner_cases_dir")
+    config.stash[SNAPSHOTS_DIR] = _resolve(config, "snapshots_dir", "snapshot_runner_snapshots_dir")
+    # Inductor's provenance tracking turns on torch's structured trace (for
+    # tlparse, not people): its empty DEBUG records would fill a failing
+    # golden's "Captured log" section. Left alone when TORCH_TRACE asks for them.
+    if not os.environ.get("TORCH_TRACE"):
+        logging.getLogger("torch.__trace").disabled = True
+
+
+def _discovery(config: pytest.Config) -> Discovery:
+    if DISCOVERY not in config.stash:
+        try:
+            config.stash[DISCOVERY] = discover(config.stash[CASES_DIR])
+        except FileNotFoundError as exc:
+            raise pytest.UsageError(str(exc)) from None
+    return config.stash[DISCOVERY]
+
+
+def _param_id(value: Case | LoadError) -> str:
+    if isinstance(value, LoadError):
+        return value.module.replace(".", "/") + "/<import error>"
+    return "/".join(value.path_parts)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "golden_case" not in metafunc.fixturenames:
+        return
+    found = _discovery(metafunc.config)
+    params: list[Case | LoadError] = [*found.errors, *found.cases]
+    metafunc.parametrize("golden_case", params, ids=[_param_id(p) for p in params])
+
+
+@pytest.fixture(scope="session")
+def golden_environment() -> dict[str, Any]:
+    return environment.describe()
+
+
+@pytest.fixture(scope="session")
+def golden_context(pytestconfig: pytest.Config) -> Context:
+    return Context.current(pytestconfig.stash[CASES_DIR])
+
+
+def test_golden(
+    golden_case: Case | LoadError, golden_context: Context, golden_environment: dict[str, Any], snapshot: Any, request: pytest.FixtureRequest
+) -> None:
+    """Capture one case and compare its artifacts with the goldens."""
+    from snapshot_runner.capture.recorder import capture_case
+
+    if isinstance(golden_case, LoadError):
+        pytest.fail(golden_case.one_line(), pytrace=False)
+    result = capture_case(golden_case, level="canonical", ctx=golden_context)
+    if result.status == CaseStatus.SKIPPED:
+        pytest.skip(result.error or "skipped")
+    if result.status != CaseStatus.OK:
+        pytest.fail(f"{golden_case.name}: {result.status}: {result.error}", pytrace=False)
+    root = case_root(snapshots_root(request.config), golden_case, golden_environment["torch_version"])
+    problems = check_case(result, golden_case, snapshot, root, golden_environment)
+    if problems:
+        pytest.fail("\n".join(problems), pytrace=False)
+
+
+def test_golden_orphans(request: pytest.FixtureRequest) -> None:
+    """Goldens of cases that no longer exist: removed by --snapshot-update, else a failure.
+
+    A test rather than a session hook, so it runs once under pytest-xdist too.
+    """
+    config = request.config
+    found = _discovery(config)
+    if found.errors:
+        pytest.skip("a case module failed to import; its goldens are not orphans")
+    root = snapshots_root(config)
+    orphans = orphan_case_dirs(root, found.cases)
+    names = ", ".join(str(o.relative_to(root)) for o in orphans)
+    if orphans and config.option.update_snapshots:
+        for directory in orphans:
+            remove_case_dir(root, directory)
+    elif orphans:
+        pytest.fail(
+            f"goldens of {len(orphans)} deleted case(s) remain: {names}; run with --snapshot-update to remove them",
+            pytrace=False,
+        )

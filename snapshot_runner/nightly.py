@@ -1,0 +1,192 @@
+"""The nightly job: record a run, compare it with the previous night, write the
+reports, and bisect what a new torch changed.
+
+1. record the cases under the chosen torch (e.g. the newest nightly) as a run
+   labelled ``nightly-<date>T<time>``;
+2. compare it with the previous nightly: the newest complete ``nightly-*`` run
+   on the same device (a GPU run or a hand-made ``record`` in between is not
+   what last night saw), or with the goldens on the first night, over the same
+   case selection; write ``drift-<date>.md``, ``.html`` and ``.json``;
+3. optionally, for every case whose graphs changed under a new torch, bisect
+   it between the two nights' versions: ``bisect-<date>-<case>.md``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+import shlex
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TextIO
+
+from snapshot_runner.bisect.bisector import BisectError, Bisector, CaptureFailed, Subject
+from snapshot_runner.bisect.report import renderer as bisect_renderer
+from snapshot_runner.capture.results import CaptureReport, CaseResult
+from snapshot_runner.capture.worker import CaptureRequest, CaptureStart
+from snapshot_runner.drift.compare import DriftReport, compare, resolve
+from snapshot_runner.drift.renderers import renderer as drift_renderer
+from snapshot_runner.drift.structure import Classification
+from snapshot_runner.envs import target as targets
+from snapshot_runner.envs.host import RequestError, WorkerError
+from snapshot_runner.envs.installer import InstallError
+from snapshot_runner.envs.torch_spec import SpecError, TorchSpec
+from snapshot_runner.history.models import RunKind
+from snapshot_runner.history.recording import RunRecorder
+from snapshot_runner.history.store import RunInfo, Store
+
+LABEL_PREFIX = "nightly-"
+DRIFT_FORMATS = ("md", "html", "json")
+# Changes worth a bisect; guard-only and text-only drift is reported, not bisected.
+BISECTED = (Classification.STRUCTURAL, Classification.SIGNATURE)
+
+
+class NightlyError(Exception):
+    """The night could not be recorded or reported: one line."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """What one night does."""
+
+    cases_dir: Path
+    target: targets.Target
+    reports_dir: Path = Path("reports")
+    snapshots_dir: Path = Path("snapshots")  # the first night compares with these goldens
+    names: tuple[str, ...] = ()
+    substring: str | None = None
+    bisect: bool = False
+    versions: tuple[str, ...] = ()  # bisect's candidates besides the history's
+    # The torch of a version to bisect, installed like the night's own.
+    spec_of: Callable[[str], TorchSpec] | None = None
+    debug: bool = False
+
+
+@dataclasses.dataclass
+class Night:
+    run: RunInfo
+    previous: RunInfo | None
+    report: DriftReport
+    capture: CaptureReport
+    written: list[Path] = dataclasses.field(default_factory=list)
+    skipped_bisect: str | None = None  # why nothing was bisected, when asked to
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.capture.failed or self.capture.load_errors)
+
+
+def previous_nightly(store: Store, this: RunInfo) -> RunInfo | None:
+    """The newest complete nightly before ``this`` on the same device."""
+    return next(
+        (
+            r
+            for r in store.runs(include_incomplete=False, kind=RunKind.RECORD)
+            if r.id < this.id and (r.label or "").startswith(LABEL_PREFIX) and r.environment["device"] == this.environment["device"]
+        ),
+        None,
+    )
+
+
+def bisectable_changes(report: DriftReport) -> list[str]:
+    """Cases with an artifact changed in ops, dataflow or signature."""
+    return [c.name for c in report.cases if any(a.classification in BISECTED for a in c.changed_artifacts)]
+
+
+def run_night(
+    store: Store,
+    plan: Plan,
+    log: TextIO,
+    *,
+    now: dt.datetime | None = None,
+    on_start: Callable[[CaptureStart], None] | None = None,
+    on_result: Callable[[CaseResult], None] | None = None,
+) -> Night:
+    now = now or dt.datetime.now()
+    # The time keeps a second run on one day a label of its own.
+    recorder = RunRecorder(
+        store, f"{LABEL_PREFIX}{now:%Y-%m-%dT%H%M%S}", on_begin=lambda run_id: print(f"nightly: recording run {run_id} into {store.url}", file=log)
+    )
+
+    def started(start: CaptureStart) -> None:
+        recorder.started(start)
+        if on_start:
+            on_start(start)
+
+    def finished(result: CaseResult) -> None:
+        recorder.add(result)
+        if on_result:
+            on_result(result)
+
+    try:
+        request = CaptureRequest(str(plan.cases_dir), plan.names, plan.substring, debug=plan.debug)
+        capture = targets.capture(plan.target, request, on_start=started, on_result=finished, log=log)
+    except (SpecError, InstallError, RequestError, WorkerError) as exc:
+        raise NightlyError(str(exc)) from None
+    run_id = recorder.finish(capture)
+    this = store.run(run_id)
+    assert this is not None
+    previous = previous_nightly(store, this)
+    since = resolve(store, str(previous.id) if previous else "golden", snapshots_dir=plan.snapshots_dir)
+    until = resolve(store, str(run_id), snapshots_dir=plan.snapshots_dir)
+    report = compare(since.selected(plan.names, plan.substring), until.selected(plan.names, plan.substring))
+    night = Night(this, previous, report, capture)
+    date = now.date().isoformat()
+    plan.reports_dir.mkdir(parents=True, exist_ok=True)
+    for fmt in DRIFT_FORMATS:
+        path = plan.reports_dir / f"drift-{date}.{fmt}"
+        path.write_text(drift_renderer(fmt)(report), encoding="utf-8")
+        night.written.append(path)
+    if plan.bisect:
+        _bisect_changes(store, plan, night, date, log)
+    return night
+
+
+def _bisect_changes(store: Store, plan: Plan, night: Night, date: str, log: TextIO) -> None:
+    if night.previous is None:
+        night.skipped_bisect = "the first nightly has nothing to bisect against"
+        return
+    then, now = night.previous.environment["torch_version"], night.run.environment["torch_version"]
+    if then == now:
+        night.skipped_bisect = f"same torch as the previous nightly ({now}): any drift is the cases', nothing to bisect"
+        return
+    spec_of = plan.spec_of
+    if spec_of is None:
+        night.skipped_bisect = "no installer options to make other torch versions with"
+        return
+
+    def capture_at(case: str) -> Callable[[str], CaptureReport]:
+        def at(version: str) -> CaptureReport:
+            print(f"nightly: capturing {case} with torch {version} ...", file=log)
+            try:
+                request = CaptureRequest(str(plan.cases_dir), (case,), debug=plan.debug)
+                return targets.capture(plan.target.with_torch(spec_of(version)), request, log=log)
+            except (SpecError, InstallError, RequestError, WorkerError) as exc:
+                raise CaptureFailed(str(exc)) from None
+
+        return at
+
+    for name in bisectable_changes(night.report):
+        bisector = Bisector(store, Subject(name, None), capture_at(name))
+        try:
+            good, bad = str(night.previous.id), str(night.run.id)
+            command = shlex.join(["snapshot-runner", "bisect", name, "--good", good, "--bad", bad, "--db", store.url])
+            result = bisector.run(good, bad, plan.versions, every_change=False, command=command)
+        except BisectError as exc:
+            print(f"nightly: cannot bisect {name}: {exc}", file=log)
+            continue
+        if result is not None:
+            path = plan.reports_dir / f"bisect-{date}-{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)}.md"
+            path.write_text(bisect_renderer("md")(result), encoding="utf-8")
+            night.written.append(path)
+
+
+def summary(night: Night) -> Sequence[str]:
+    """What the night did, for the log."""
+    since = f"run {night.previous.id}" if night.previous else "golden"
+    lines = [f"nightly: drift (run {night.run.id} from {since}): " + ", ".join(f"{n} {s}" for s, n in night.report.counts().items())]
+    lines += [f"nightly: wrote {path}" for path in night.written]
+    if night.skipped_bisect:
+        lines.append(f"nightly: {night.skipped_bisect}")
+    return lines
