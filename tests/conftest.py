@@ -37,7 +37,10 @@ def postgres_server():
     from .postgres import find_bindir, running_server
 
     bindir = find_bindir()
-    require(bindir, "PostgreSQL is not installed: no initdb/pg_ctl/postgres on PATH or in /usr/lib/postgresql/*/bin (Debian: apt-get install postgresql; .ci/run installs it)")
+    require(
+        bindir,
+        "PostgreSQL is not installed: no initdb/pg_ctl/postgres on PATH or in /usr/lib/postgresql/*/bin (Debian: apt-get install postgresql; .ci/run installs it)",
+    )
     assert bindir is not None
     with running_server(bindir) as server:
         yield server
