@@ -125,6 +125,18 @@ def test_altered_goldens_give_the_right_status_per_artifact(history):
     assert guards["summary"] == ["guards 48 → 49", "TENSOR_MATCH 2 → 3"]
 
 
+def test_fail_on_drift_exits_1_only_when_something_changed(history):
+    db, goldens = history["db"], _altered_goldens(history["tmp"])
+    same = run("drift", "--db", db, "--from", "first", "--to", "second", "--fail-on-drift")
+    changed = run("drift", "--db", db, "--from", "golden", "--to", "latest", "--snapshots-dir", str(goldens), "--fail-on-drift")
+    plain = run("drift", "--db", db, "--from", "golden", "--to", "latest", "--snapshots-dir", str(goldens))
+    assert (same[0], changed[0], plain[0]) == (0, 1, 0)
+    # The report is written either way: the exit status is the only difference.
+    assert changed[1] == plain[1] and "twotensor_view_mul" in changed[1]
+    assert changed[2].endswith(": 3 changed, 0 status-changed, 0 added, 1 removed, 0 unchanged\n")
+    assert same[2].endswith(": 0 changed, 0 status-changed, 0 added, 0 removed, 3 unchanged\n")
+
+
 def test_status_change_and_history_timeline(history, tmp_path):
     report = json.loads(history["report"].read_text())
     broken = report["cases"][0]

@@ -180,6 +180,24 @@ def test_grid_has_one_column_per_run_and_a_colour_per_version(reports):
     assert "artifacts with one version in every column" in reports["pages"]["runs"].read_text(encoding="utf-8")
 
 
+@pytest.mark.parametrize(
+    ("sides", "matrix_runs", "columns"),
+    [
+        # The newest complete run (4), plus the two sides (1, 3) wherever they are: not run 2.
+        ((0, 2), "1", [0, 2, 3]),
+        # The newest two (3, 4), plus side 2: not run 1.
+        ((1, 2), "2", [1, 2, 3]),
+    ],
+)
+def test_matrix_runs_limits_the_grid_to_the_newest_runs_and_the_sides(reports, sides, matrix_runs, columns):
+    ids = reports["ids"]
+    page = reports["tmp"] / f"matrix-{matrix_runs}.html"
+    argv = ["--from", str(ids[sides[0]]), "--to", str(ids[sides[1]]), "--matrix-runs", matrix_runs]
+    code, _, err = run("drift", "--db", reports["db"], *argv, "--format", "html", "--out", str(page))
+    assert code == 0, err
+    assert _grid(page).columns == [str(ids[i]) for i in columns]
+
+
 def test_golden_side_still_shows_the_runs_and_a_goldens_column(reports):
     ids = [str(i) for i in reports["ids"]]
     grid = _grid(reports["pages"]["golden"])
