@@ -119,6 +119,31 @@ def test_update_rewrites_and_deleted_cases_are_removed(repo: Path) -> None:
     assert _pytest(repo).returncode == 0
 
 
+# Inductor draws its own random numbers (unless config.fallback_random): with the
+# same seed the compiled result differs from eager, for real.
+MISMATCH_CASE = """
+import torch
+from snapshot_runner import case
+
+@case(backend="inductor", backward=False)
+def random_noise():
+    def f(x):
+        return x + torch.rand_like(x)
+    return f, (torch.zeros(8),)
+"""
+
+
+def test_compiled_result_differing_from_eager_fails_the_check(repo: Path) -> None:
+    (repo / "cases" / "lib" / "noisy.py").write_text(MISMATCH_CASE)
+    for args in ([], ["--snapshot-update"]):
+        proc = _pytest(repo, "-k", "random_noise", *args)
+        assert proc.returncode == 1, proc.stdout
+        assert "lib.noisy::random_noise: mismatch: compiled result differs from eager: Tensor-likes are not close! Mismatched elements: 8 / 8" in proc.stdout
+        assert "1 failed, " in proc.stdout and "passed" not in proc.stdout
+        # A result that is wrong is never written as a golden, not even by --snapshot-update.
+        assert not (repo / "snapshots" / "lib" / "noisy").exists()
+
+
 def test_parallel_workers_pass(written: Path) -> None:
     proc = _pytest(written, "-n", "2")
     assert proc.returncode == 0, proc.stdout
