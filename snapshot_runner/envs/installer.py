@@ -34,7 +34,9 @@ def env_python(env_dir: Path) -> Path:
 def pip_configured() -> bool:
     """Whether pip here has any configuration (files or PIP_* variables)."""
     proc = subprocess.run([sys.executable, "-m", "pip", "config", "list"], capture_output=True, text=True)
-    return proc.returncode == 0 and bool(proc.stdout.strip())
+    # PIP_CONFIG_FILE=/dev/null is pip's way of saying "read no configuration"; it lists itself.
+    entries = [line for line in proc.stdout.splitlines() if line.strip() and line.strip() != f":env:.config-file='{os.devnull}'"]
+    return proc.returncode == 0 and bool(entries)
 
 
 def choose_installer() -> str:
@@ -74,9 +76,11 @@ def failure_reason(lines: Sequence[str]) -> str:
             if text.startswith(prefix):
                 reason = text[len(prefix) :].rstrip(":.")
                 # uv puts the why on the next line: "╰─▶ Because torch==9.9 was not found ..."
+                # on a terminal, "cause: Because there is no version of torch==9.9 ..." in a pipe.
                 following = lines[index + 1].strip() if index + 1 < len(lines) else ""
-                if following.startswith("╰─▶"):
-                    reason += ": " + following.lstrip("╰─▶ ")
+                for marker in ("╰─▶", "cause:"):
+                    if following.startswith(marker):
+                        reason += ": " + following[len(marker) :].strip()
                 conflict = _conflict(lines)
                 return f"{reason} ({'; '.join(conflict)})" if conflict else reason
     nonblank = [line.strip() for line in lines if line.strip()]
