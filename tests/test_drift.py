@@ -125,6 +125,28 @@ def test_altered_goldens_give_the_right_status_per_artifact(history):
     assert guards["summary"] == ["guards 48 → 49", "TENSOR_MATCH 2 → 3"]
 
 
+def test_the_database_comes_from_snapshot_runner_db_unless_db_is_given(history, tmp_path, monkeypatch):
+    from_env, from_flag = tmp_path / "env.sqlite", tmp_path / "flag.sqlite"
+    monkeypatch.setenv("SNAPSHOT_RUNNER_DB", f"sqlite:///{from_env}")
+    (tmp_path / "db").mkdir()
+    monkeypatch.chdir(tmp_path)  # where the default, db/history.sqlite, would be
+    code, out, err = run("record", "--from-json", str(history["report"]), "--label", "via-env")
+    assert (code, out) == (0, "1\n"), err
+    code, out, err = run("record", "--from-json", str(history["report"]), "--label", "via-flag", "--db", f"sqlite:///{from_flag}")
+    assert (code, out) == (0, "1\n"), err
+    # Each run went to its own file, and the read commands find them the same way.
+    code, out, _ = run("runs")
+    assert code == 0 and [line.split()[1] for line in out.splitlines()[1:]] == ["via-env"]
+    code, out, _ = run("runs", "--db", f"sqlite:///{from_flag}")
+    assert code == 0 and [line.split()[1] for line in out.splitlines()[1:]] == ["via-flag"]
+    code, out, err = run("drift", "--from", "via-env", "--to", "latest", "--format", "json")
+    assert code == 0, err
+    assert (json.loads(out)["from"]["label"], json.loads(out)["to"]["label"]) == ("via-env", "via-env")
+    code, out, _ = run("runs", "--db", f"sqlite:///{from_env}")
+    assert code == 0 and [line.split()[1] for line in out.splitlines()[1:]] == ["via-env"]
+    assert not (tmp_path / "db" / "history.sqlite").exists()
+
+
 def test_fail_on_drift_exits_1_only_when_something_changed(history):
     db, goldens = history["db"], _altered_goldens(history["tmp"])
     same = run("drift", "--db", db, "--from", "first", "--to", "second", "--fail-on-drift")
