@@ -54,6 +54,12 @@ def test_capture_in_a_python_3_9_worker(tmp_path: Path) -> None:
     environment = report["environment"]
     assert environment["python"].startswith(f"{OLDEST}.") and environment["torch_version"].startswith(TORCH)
     assert {c["name"]: c["status"] for c in report["cases"]} == dict.fromkeys(CHOSEN, "ok"), proc.stderr
+    # The same artifacts as the goldens made under Python 3.11 and torch 2.13
+    # (passthrough_add is an eager-backend case: no AOT graphs).
+    expected = {
+        CHOSEN[0]: {"dynamo_graph", "aot_forward", "aot_backward", "guards", "compile"},
+        CHOSEN[1]: {"dynamo_graph", "guards", "compile"},
+    }
     for case in report["cases"]:
-        assert set(case["artifacts"]) == {"dynamo_graph", "aot_forward", "aot_backward", "guards", "compile"}, case["name"]
+        assert set(case["artifacts"]) == expected[case["name"]], case["name"]
         assert case["artifacts"]["dynamo_graph"].startswith("class GraphModule(torch.nn.Module):")
