@@ -25,6 +25,7 @@ lint: install
 	$(VENV)/bin/ruff format --check snapshot_runner scripts tests
 	$(VENV)/bin/mypy
 	$(PY) scripts/check_layout.py
+	$(VENV)/bin/actionlint -shellcheck $(VENV)/bin/shellcheck
 
 # Everything: lint, unit tests, bad-input tests, determinism checks and the golden check.
 # Not the multi_torch tests: they install another torch (`make test-torch`).

@@ -6,7 +6,9 @@ reports, and bisect what a new torch changed.
 2. compare it with the previous nightly: the newest complete ``nightly-*`` run
    on the same device (a GPU run or a hand-made ``record`` in between is not
    what last night saw), or with the goldens on the first night, over the same
-   case selection; write ``drift-<date>.md``, ``.html`` and ``.json``;
+   case selection; write ``drift-<date>.md``, ``.html``, ``.json`` and
+   ``.junit.xml``. A run recorded by shards (``record --shard``) is reported
+   the same way, without recording (``report_night``);
 3. optionally, for every case whose graphs changed under a new torch, bisect
    it between the two nights' versions: ``bisect-<date>-<case>.md``.
 """
@@ -32,12 +34,14 @@ from snapshot_runner.envs import target as targets
 from snapshot_runner.envs.host import RequestError, WorkerError
 from snapshot_runner.envs.installer import InstallError
 from snapshot_runner.envs.torch_spec import SpecError, TorchSpec
-from snapshot_runner.history.models import RunKind
+from snapshot_runner.history.models import RunKind, RunStatus
 from snapshot_runner.history.recording import RunRecorder
+from snapshot_runner.history.shards import describe, progress, run_of
 from snapshot_runner.history.store import RunInfo, Store
 
 LABEL_PREFIX = "nightly-"
-DRIFT_FORMATS = ("md", "html", "json")
+DRIFT_FORMATS = ("md", "html", "json", "junit")
+DRIFT_SUFFIX = {"junit": "junit.xml"}  # what CI tools look for
 # Changes worth a bisect; guard-only and text-only drift is reported, not bisected.
 BISECTED = (Classification.STRUCTURAL, Classification.SIGNATURE)
 
@@ -68,25 +72,43 @@ class Night:
     run: RunInfo
     previous: RunInfo | None
     report: DriftReport
-    capture: CaptureReport
+    capture: CaptureReport | None  # None: the run was recorded by shards (``report_night``)
     written: list[Path] = dataclasses.field(default_factory=list)
     skipped_bisect: str | None = None  # why nothing was bisected, when asked to
 
     @property
     def failed(self) -> bool:
-        return bool(self.capture.failed or self.capture.load_errors)
+        return bool(self.capture and (self.capture.failed or self.capture.load_errors))
 
 
 def previous_nightly(store: Store, this: RunInfo) -> RunInfo | None:
-    """The newest complete nightly before ``this`` on the same device."""
+    """The newest complete nightly before ``this`` on the same device. A sharded
+    run's is the one of its label: a CI matrix labels each torch build × device
+    cell alike every night, and the cells of one night are not each other's past."""
+
+    def same_series(r: RunInfo) -> bool:
+        return r.label == this.label if this.run_key else (r.label or "").startswith(LABEL_PREFIX)
+
     return next(
         (
             r
             for r in store.runs(include_incomplete=False, kind=RunKind.RECORD)
-            if r.id < this.id and (r.label or "").startswith(LABEL_PREFIX) and r.environment["device"] == this.environment["device"]
+            if r.id < this.id and same_series(r) and r.environment["device"] == this.environment["device"]
         ),
         None,
     )
+
+
+def sharded_run(store: Store, key: str) -> RunInfo:
+    """The complete run the shards of ``key`` recorded; ``NightlyError`` naming the parts still missing."""
+    parts = progress(store, [key]).get(key)
+    run_id = run_of(store, key)
+    run = store.run(run_id) if run_id is not None else None
+    if run is None:
+        raise NightlyError(f"no run {key!r} in {store.url}" + (f": shards {describe(parts)}" if parts else ""))
+    if run.status != RunStatus.COMPLETE:
+        raise NightlyError(f"run {run.id} ({key}) is {run.status}: shards {describe(parts or [])}")
+    return run
 
 
 def bisectable_changes(report: DriftReport) -> list[str]:
@@ -127,15 +149,22 @@ def run_night(
     run_id = recorder.finish(capture)
     this = store.run(run_id)
     assert this is not None
+    return report_night(store, plan, this, log, now=now, capture=capture)
+
+
+def report_night(store: Store, plan: Plan, this: RunInfo, log: TextIO, *, now: dt.datetime | None = None, capture: CaptureReport | None = None) -> Night:
+    """Compare a recorded nightly (by ``run_night``, or by shards) with the
+    previous one, write the drift reports and bisect what a new torch changed."""
+    now = now or dt.datetime.now()
     previous = previous_nightly(store, this)
     since = resolve(store, str(previous.id) if previous else "golden", snapshots_dir=plan.snapshots_dir)
-    until = resolve(store, str(run_id), snapshots_dir=plan.snapshots_dir)
+    until = resolve(store, str(this.id), snapshots_dir=plan.snapshots_dir)
     report = compare(since.selected(plan.names, plan.substring), until.selected(plan.names, plan.substring))
     night = Night(this, previous, report, capture)
     date = now.date().isoformat()
     plan.reports_dir.mkdir(parents=True, exist_ok=True)
     for fmt in DRIFT_FORMATS:
-        path = plan.reports_dir / f"drift-{date}.{fmt}"
+        path = plan.reports_dir / f"drift-{date}.{DRIFT_SUFFIX.get(fmt, fmt)}"
         path.write_text(drift_renderer(fmt)(report), encoding="utf-8")
         night.written.append(path)
     if plan.bisect:

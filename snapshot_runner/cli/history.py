@@ -34,6 +34,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> dict[s
     add_db(p_record)
     p_record.add_argument("--label", default=None, help="a name for the run (e.g. nightly-2026-11-27)")
     p_record.add_argument("--from-json", default=None, metavar="PATH", help="store a `capture --json` report made elsewhere instead of capturing")
+    sharding = p_record.add_argument_group("shards: one run recorded by N processes on any machines (both options together)")
+    sharding.add_argument("--shard", default=None, metavar="K/N", help="record only shard K of N of the selected cases")
+    sharding.add_argument("--run-key", default=None, metavar="KEY", help="the run the shards share, e.g. <CI run id>-<torch>-<device>")
     add_target_options(p_record)
 
     p_runs = sub.add_parser("runs", help="list recorded runs, newest first")
@@ -47,7 +50,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> dict[s
     p_drift.add_argument(
         "--to", dest="ref_to", default=None, metavar="REF", help="as --from; leave it out with --python/--torch to compare with a fresh capture"
     )
-    p_drift.add_argument("--format", choices=("md", "html", "json"), default="md")
+    p_drift.add_argument(
+        "--format",
+        choices=("md", "html", "json", "junit"),
+        default="md",
+        help="md (an issue comment), html, json, or junit (JUnit XML: a test per case × artifact)",
+    )
     p_drift.add_argument("--out", default=None, metavar="PATH", help="write the report here (default: stdout)")
     p_drift.add_argument("--snapshots-dir", default="snapshots", help="the goldens REF 'golden' means (default: snapshots)")
     p_drift.add_argument("--include-incomplete", action="store_true", help="let REFs name incomplete runs")
@@ -71,6 +79,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> dict[s
 def cmd_record(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from snapshot_runner.history.recording import RecordError, RunRecorder, load_report
 
+    if args.shard is not None or args.run_key is not None:
+        return _record_shard(args, out, err)
     with open_store(args.db, create=True) as store:
         recorder = RunRecorder(store, args.label, on_begin=lambda run_id: print(f"recording run {run_id} into {store.url}", file=err))
         try:
@@ -82,6 +92,45 @@ def cmd_record(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         except RecordError as exc:
             raise CliError(str(exc)) from None
     return _recorded(run_id, report.cases, args, out, err, load_errors=bool(report.load_errors))
+
+
+def _record_shard(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from snapshot_runner.history.recording import RecordError
+    from snapshot_runner.history.shard_recording import record_shard, select_cases
+    from snapshot_runner.history.shards import Shard, ShardError, check_run_key, describe
+
+    if args.shard is None or args.run_key is None:
+        raise CliError("--shard K/N and --run-key KEY go together")
+    if args.from_json:
+        raise CliError("--shard records what it captures: it does not take --from-json")
+    try:
+        shard, key = Shard.parse(args.shard), check_run_key(args.run_key)
+        selection = select_cases(Path(args.cases_dir), args.case, args.substring)
+        with open_store(args.db, create=True) as store:
+            outcome = record_shard(
+                store,
+                key,
+                shard,
+                selection,
+                lambda names, on_start, on_result: capture_report(args, err, names, None, on_start=on_start, on_result=on_result),
+                label=args.label,
+                on_begin=lambda run_id: print(f"recording shard {shard} of {key} into run {run_id} ({store.url})", file=err),
+            )
+    except (RecordError, ShardError) as exc:
+        raise CliError(str(exc)) from None
+    for line in selection.load_errors:
+        print(f"error: {line}", file=err)
+    report_failures(outcome.results, args.debug, err)
+    print(
+        f"shard {shard} of {key} complete: {len(outcome.part)} of {len(selection.names)} cases; {status_summary(outcome.results) or 'nothing to capture'}",
+        file=err,
+    )
+    run = f"run {outcome.run_id} {outcome.run_status}" if outcome.run_id is not None else "run not begun yet"
+    print(f"{run}: shards {describe(outcome.parts)}", file=err)
+    if outcome.run_id is not None:
+        print(outcome.run_id, file=out)
+    failed = bool(selection.load_errors) or any(r.status.failed for r in outcome.results)
+    return Exit.FAILED if failed else Exit.OK
 
 
 def _recorded(run_id: int, results: Sequence[CaseResult], args: argparse.Namespace, out: TextIO, err: TextIO, *, load_errors: bool) -> int:
@@ -97,12 +146,15 @@ def _when(moment: dt.datetime) -> str:
 
 
 def cmd_runs(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from snapshot_runner.history.shards import describe, progress
+
     with open_store(args.db) as store:
         runs = store.runs()
+        parts = progress(store, [r.run_key for r in runs if r.run_key])
     if not runs:
         print(f"no runs in {store.url}", file=err)
         return Exit.OK
-    header = ("id", "label", "torch", "device", "kind", "status", "started (UTC)", "cases")
+    header = ("id", "label", "torch", "device", "kind", "status", "started (UTC)", "cases", "shards")
     rows = [
         (
             str(r.id),
@@ -113,6 +165,7 @@ def cmd_runs(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             r.status,
             _when(r.started_at),
             f"{r.cases_stored}/{r.cases_expected} " + " ".join(f"{s}={n}" for s, n in sorted(r.counts.items())),
+            f"{describe(parts[r.run_key])} ({r.run_key})" if r.run_key in parts else "-",
         )
         for r in runs
     ]

@@ -35,6 +35,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> dict[s
     p.add_argument("--snapshots-dir", default="snapshots", help="the goldens the first night compares with (default: snapshots)")
     p.add_argument("--bisect", action="store_true", help="bisect every case whose graphs changed under a new torch")
     p.add_argument("--versions-file", default=None, metavar="FILE", help="candidate versions for --bisect, one per line")
+    p.add_argument(
+        "--report-run",
+        default=None,
+        metavar="KEY",
+        help="record nothing: report on the run that `record --shard K/N --run-key KEY` recorded (it must be complete)",
+    )
+    p.add_argument("--fail-on-drift", action="store_true", help="exit 1 when anything changed since the previous nightly")
     add_target_options(p)
     return {"nightly": cmd_nightly}
 
@@ -56,7 +63,7 @@ def _versions(path: str | None) -> tuple[str, ...]:
 def cmd_nightly(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from snapshot_runner.cli.progress import progress_reporter
     from snapshot_runner.history.recording import RecordError
-    from snapshot_runner.nightly import NightlyError, Plan, run_night, summary
+    from snapshot_runner.nightly import NightlyError, Plan, report_night, run_night, sharded_run, summary
 
     plan = Plan(
         cases_dir=Path(args.cases_dir),
@@ -70,21 +77,28 @@ def cmd_nightly(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         spec_of=lambda version: torch_spec(args, version),
         debug=args.debug,
     )
-    with open_store(args.db, create=True) as store, contextlib.ExitStack() as stack:
+    with open_store(args.db, create=not args.report_run) as store, contextlib.ExitStack() as stack:
         advance = []
         try:
-            night = run_night(
-                store,
-                plan,
-                err,
-                on_start=lambda start: advance.append(stack.enter_context(progress_reporter(len(start.cases), err))),
-                on_result=lambda result: advance[0](result),
-            )
+            if args.report_run:
+                night = report_night(store, plan, sharded_run(store, args.report_run), err)
+            else:
+                night = run_night(
+                    store,
+                    plan,
+                    err,
+                    on_start=lambda start: advance.append(stack.enter_context(progress_reporter(len(start.cases), err))),
+                    on_result=lambda result: advance[0](result),
+                )
         except (NightlyError, RecordError) as exc:
             raise CliError(str(exc)) from None
-    report_load_errors(night.capture, err)
-    report_failures(night.capture.cases, args.debug, err)
+    if night.capture:
+        report_load_errors(night.capture, err)
+        report_failures(night.capture.cases, args.debug, err)
     for line in summary(night):
         print(line, file=err)
     print(night.run.id, file=out)
-    return Exit.FAILED if night.failed else Exit.OK
+    drifted = args.fail_on_drift and night.report.has_changes
+    if drifted:
+        print("nightly: failing: graphs drifted and --fail-on-drift is set", file=err)
+    return Exit.FAILED if night.failed or drifted else Exit.OK

@@ -93,12 +93,14 @@ def resolve_run(store: Store, ref: str, *, include_incomplete: bool = False) -> 
     # Named by anything but an id, a run is a suite run: a bisect's
     # single-case captures never stand for a version or for latest.
     usable = [r for r in runs if (include_incomplete or r.status == RunStatus.COMPLETE) and r.kind == RunKind.RECORD]
-    if ref.isdigit():
-        run = next((r for r in runs if r.id == int(ref)), None)
+    # An id, or the key a sharded run's shards share: one run, complete or not.
+    run = next((r for r in runs if r.id == int(ref)), None) if ref.isdigit() else next((r for r in runs if r.run_key == ref), None)
+    if ref.isdigit() or run is not None:
         if run is None:
             raise DriftError(f"no run {ref} in {store.url}")
         if run.status != RunStatus.COMPLETE and not include_incomplete:
-            raise DriftError(f"run {ref} is {run.status} (killed or still running); pass --include-incomplete to use it")
+            name = f"run {run.id} ({ref})" if run.run_key == ref else f"run {ref}"
+            raise DriftError(f"{name} is {run.status} (killed or still running); pass --include-incomplete to use it")
         return run
     if ref in ("latest", "previous"):
         index = 0 if ref == "latest" else 1
@@ -110,7 +112,7 @@ def resolve_run(store: Store, ref: str, *, include_incomplete: bool = False) -> 
         found = [r for r in usable if matches(r)]
         if found:
             return found[0]
-    raise DriftError(f"unknown REF {ref!r}: not a run id, run label or recorded torch version in {store.url}, nor latest, previous or golden")
+    raise DriftError(f"unknown REF {ref!r}: not a run id, run key, run label or recorded torch version in {store.url}, nor latest, previous or golden")
 
 
 def golden_side(snapshots_dir: Path) -> Side:

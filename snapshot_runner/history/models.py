@@ -55,6 +55,8 @@ class Environment(Base):
 
 class Run(Base):
     __tablename__ = "runs"
+    # NULLs are distinct: only sharded runs have a key, and each its own.
+    __table_args__ = (Index("ix_runs_run_key", "run_key", unique=True),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     label: Mapped[str | None] = mapped_column(String(200), index=True)
@@ -68,6 +70,8 @@ class Run(Base):
     cases_expected: Mapped[int] = mapped_column(Integer)
     normalize: Mapped[str] = mapped_column(String(16))
     kind: Mapped[str] = mapped_column(String(16), default=RunKind.RECORD, server_default=RunKind.RECORD)
+    # The name shards of one run share (``record --shard K/N --run-key KEY``); None: not sharded.
+    run_key: Mapped[str | None] = mapped_column(String(200))
 
     environment: Mapped[Environment] = relationship(lazy="joined")
 
@@ -133,3 +137,41 @@ class CaseOutcome(Base):
     error: Mapped[str | None] = mapped_column(Text)
     compile_seconds: Mapped[float] = mapped_column(Float)
     artifact_set_id: Mapped[int | None] = mapped_column(ForeignKey("artifact_sets.id"))
+
+
+class PartStatus(enum.StrEnum):
+    PLANNED = "planned"  # no shard has started it yet
+    RUNNING = "running"  # started and not finished: running, or killed
+    INCOMPLETE = "incomplete"  # finished without every case of the part stored
+    COMPLETE = "complete"
+
+
+class ShardPart(Base):
+    """Shard K of N of the run named ``run_key``: its progress. The first shard
+    to arrive writes all N parts (and ``ShardCase``), before any run exists:
+    a run needs the torch and device that only a started capture tells."""
+
+    __tablename__ = "shard_parts"
+
+    run_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    shard: Mapped[int] = mapped_column(Integer, primary_key=True)
+    shards: Mapped[int] = mapped_column(Integer)
+    # Of the whole selection: every shard must select the same cases from the same source.
+    case_set_fingerprint: Mapped[str] = mapped_column(String(64))
+    cases_expected: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default=PartStatus.PLANNED)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    environment_id: Mapped[int | None] = mapped_column(ForeignKey("environments.id"))
+    started_at: Mapped[dt.datetime | None]
+    finished_at: Mapped[dt.datetime | None]
+
+
+class ShardCase(Base):
+    """Which shard records a case of a sharded run: the split, fixed when planned."""
+
+    __tablename__ = "shard_cases"
+    __table_args__ = {"sqlite_with_rowid": False}  # noqa: RUF012  # SQLAlchemy reads it from the class
+
+    run_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    shard: Mapped[int] = mapped_column(Integer)

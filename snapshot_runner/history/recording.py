@@ -68,18 +68,28 @@ class RunRecorder:
 
     def _begin(self, environment: dict[str, Any], names: list[str], sources: list[str], normalize: str) -> int:
         if self.run_id is None:
-            texts = (Path(f).read_text(encoding="utf-8") for f in sources)
-            self.run_id = self.store.begin_run(
-                environment=environment,
-                label=self.label,
-                runner_version=__version__,
-                case_set_fingerprint=case_set_fingerprint(names, texts),
-                cases_expected=len(names),
-                normalize=normalize,
-            )
+            self.run_id = self._open(environment, names, sources, normalize)
             if self.on_begin:
                 self.on_begin(self.run_id)
         return self.run_id
+
+    def _open(self, environment: dict[str, Any], names: list[str], sources: list[str], normalize: str) -> int:
+        """Begin the run these cases go into; its id."""
+        texts = (Path(f).read_text(encoding="utf-8") for f in sources)
+        return self.store.begin_run(
+            environment=environment,
+            label=self.label,
+            runner_version=__version__,
+            case_set_fingerprint=case_set_fingerprint(names, texts),
+            cases_expected=len(names),
+            normalize=normalize,
+        )
+
+    def _close(self, run_id: int, expected: int) -> None:
+        """Close the run; ``RecordError`` if it is not complete."""
+        status = self.store.finish_run(run_id)
+        if status != RunStatus.COMPLETE:
+            raise RecordError(f"run {run_id} is {status}: {len(self.stored)} of {expected} cases stored")
 
     def started(self, start: CaptureStart) -> None:
         self.start = start
@@ -103,7 +113,5 @@ class RunRecorder:
         if missing:
             self.store.add_results(run_id, missing)
             self.stored.update(r.name for r in missing)
-        status = self.store.finish_run(run_id)
-        if status != RunStatus.COMPLETE:
-            raise RecordError(f"run {run_id} is {status}: {len(self.stored)} of {len(names)} cases stored")
+        self._close(run_id, len(names))
         return run_id

@@ -187,6 +187,7 @@ class RunInfo:
     cases_stored: int
     counts: dict[str, int]
     kind: str = RunKind.RECORD
+    run_key: str | None = None  # shared by the shards of a sharded run
 
     def to_json(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -290,7 +291,7 @@ class Store:
         kind: str = RunKind.RECORD,
     ) -> int:
         with self.session() as session:
-            env_id = self._environment_id(session, environment)
+            env_id = self.environment_id(session, environment)
             run = Run(
                 label=label,
                 environment_id=env_id,
@@ -352,7 +353,8 @@ class Store:
             run.status = RunStatus.COMPLETE if stored >= run.cases_expected else RunStatus.INCOMPLETE
             return run.status
 
-    def _environment_id(self, session: Session, environment: dict[str, Any]) -> int:
+    def environment_id(self, session: Session, environment: dict[str, Any]) -> int:
+        """The id of ``environment`` (as ``environment.describe()`` tells it), adding it if new."""
         fields = {name: _text_or_none(environment.get(name)) for name in ENVIRONMENT_FIELDS}
         fields["torch_version"] = fields["torch_version"] or "unknown"
         for name in ("python", "platform", "device"):
@@ -360,6 +362,10 @@ class Store:
         fingerprint = sha256(json.dumps(fields, sort_keys=True))
         _insert_missing(session, Environment, [{"fingerprint": fingerprint, **fields}], ["fingerprint"])
         return session.scalars(select(Environment.id).where(Environment.fingerprint == fingerprint)).one()
+
+    def case_ids(self, session: Session, names: set[str]) -> dict[str, int]:
+        """Ids of the named cases, adding the new ones."""
+        return self._ids(session, StoredCase, StoredCase.name, names)
 
     @staticmethod
     def _ids(session: Session, model: Any, column: Any, names: set[str]) -> dict[str, int]:
@@ -423,6 +429,7 @@ class Store:
                 cases_stored=sum(counts[r.id].values()),
                 counts=counts[r.id],
                 kind=r.kind,
+                run_key=r.run_key,
             )
             for r in runs
         ]

@@ -1,5 +1,5 @@
 """Drift report formats: ``json`` for automation, ``md`` for an issue comment,
-``html`` for a browser (one self-contained file)."""
+``html`` for a browser (one self-contained file), ``junit`` for a CI system's test view."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from snapshot_runner.drift.compare import DriftReport
 
 from . import markdown
 
-FORMATS = ("md", "html", "json")
+FORMATS = ("md", "html", "json", "junit")
 
 
 def _json(report: DriftReport) -> str:
@@ -22,4 +22,8 @@ def renderer(fmt: str) -> Callable[[DriftReport], str]:
         from . import html
 
         return html.render
+    if fmt == "junit":
+        from . import junit
+
+        return junit.render
     return {"md": markdown.render, "json": _json}[fmt]
