@@ -38,6 +38,14 @@
 
 2. ``make snapshot`` (the golden test) under ``pytest -n 2`` against serial,
    wall time of the whole command.
+
+3. Supervision: ``snapshot-runner capture`` (cases in supervised worker
+   processes) with ``-j 1`` and ``-j N`` against an in-process capture
+   (``scripts/bench.py --in-process``: discovery, ``capture_cases``, the JSON
+   report, in one interpreter: what ``capture`` did before it supervised),
+   wall time of each whole command, fresh interpreters, alternating.
+   ``--only supervision --jobs 1 2 8`` runs just this part with those ``-j``;
+   ``-k`` narrows the cases.
 """
 
 from __future__ import annotations
@@ -164,8 +172,45 @@ def _side(name: str) -> dict[str, float]:
 
 def _wall(cmd: list[str]) -> float:
     start = time.perf_counter()
-    subprocess.run(cmd, cwd=REPO, capture_output=True, check=True)
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+    if proc.returncode:
+        raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     return time.perf_counter() - start
+
+
+def in_process(substring: str | None) -> None:
+    """Capture every case in this process and write the report (to nowhere)."""
+    from snapshot_runner.capture import environment
+    from snapshot_runner.capture.discovery import discover, select
+    from snapshot_runner.capture.normalize import Context
+    from snapshot_runner.capture.recorder import capture_cases
+    from snapshot_runner.capture.results import CaptureReport
+
+    found = discover(CASES)
+    results = capture_cases(select(found.cases, (), substring), ctx=Context.current(CASES))
+    report = CaptureReport(environment.describe(), results, load_errors=[e.one_line() for e in found.errors])
+    Path("/dev/null").write_text(report.dumps(), encoding="utf-8")
+    if any(r.status.failed for r in results) or found.errors:
+        raise SystemExit("cases failed")
+
+
+def supervision(jobs: list[int], substring: str | None) -> None:
+    selection = ["-k", substring] if substring else []
+    here = [sys.executable, __file__, "--in-process", *selection]
+    cli = [sys.executable, "-m", "snapshot_runner.cli", "capture", "--cases-dir", CASES, "--json", "/dev/null", *selection]
+    walls: dict[str, list[float]] = {"in-process": [], **{f"-j {n}": [] for n in jobs}}
+    for _ in range(RUNS):
+        walls["in-process"].append(_wall(here))
+        for n in jobs:
+            walls[f"-j {n}"].append(_wall([*cli, "-j", str(n)]))
+    medians = {name: statistics.median(values) for name, values in walls.items()}
+    for name, values in walls.items():
+        print(f"capture {name + ' (median):':21} {medians[name]:7.2f} s   runs: {_runs(values)}")
+    if "-j 1" in medians:
+        print(f"supervision cost -j 1 / in-process: {medians['-j 1'] / medians['in-process']:7.3f}   (target <= 1.05)")
+    for n in jobs:
+        if n != 1 and "-j 1" in medians:
+            print(f"speed-up -j {n} vs -j 1:              {medians['-j 1'] / medians[f'-j {n}']:7.2f}x")
 
 
 def _runs(values: list[float]) -> str:
@@ -200,8 +245,16 @@ def main() -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--side", choices=sorted(SIDES), help="run one side once and print its JSON")
-    side = parser.parse_args().side
-    if side:
-        _run_side(side)
+    parser.add_argument("--in-process", action="store_true", help="capture the cases in this process once (part 3's baseline)")
+    parser.add_argument("--only", choices=("supervision",), help="run only this part")
+    parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2], help="part 3: the -j values to time (default: 1 2)")
+    parser.add_argument("-k", dest="substring", default=None, help="part 3: only cases whose name contains it")
+    args = parser.parse_args()
+    if args.side:
+        _run_side(args.side)
+    elif args.in_process:
+        in_process(args.substring)
     else:
-        main()
+        if not args.only:
+            main()
+        supervision(args.jobs, args.substring)

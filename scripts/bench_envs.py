@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from snapshot_runner.envs.cache import EnvCache  # noqa: E402
-from snapshot_runner.envs.host import CaptureRequest, run_capture  # noqa: E402
+from snapshot_runner.envs.supervisor import CaptureRequest, run_capture  # noqa: E402
 from snapshot_runner.envs.torch_spec import TorchSpec  # noqa: E402
 
 TARGET_SECONDS = 2.0

@@ -29,10 +29,10 @@ from snapshot_runner.capture.results import CaptureReport, CaseResult
 from snapshot_runner.capture.worker import CaptureRequest, CaptureStart
 from snapshot_runner.drift.compare import DriftReport, compare, resolve
 from snapshot_runner.drift.renderers import renderer as drift_renderer
-from snapshot_runner.drift.structure import Classification
+from snapshot_runner.drift.semantic import Level
 from snapshot_runner.envs import target as targets
-from snapshot_runner.envs.host import RequestError, WorkerError
 from snapshot_runner.envs.installer import InstallError
+from snapshot_runner.envs.supervisor import DEFAULT_TIMEOUT, RequestError, WorkerError
 from snapshot_runner.envs.torch_spec import SpecError, TorchSpec
 from snapshot_runner.history.models import RunKind, RunStatus
 from snapshot_runner.history.recording import RunRecorder
@@ -42,8 +42,9 @@ from snapshot_runner.history.store import RunInfo, Store
 LABEL_PREFIX = "nightly-"
 DRIFT_FORMATS = ("md", "html", "json", "junit")
 DRIFT_SUFFIX = {"junit": "junit.xml"}  # what CI tools look for
-# Changes worth a bisect; guard-only and text-only drift is reported, not bisected.
-BISECTED = (Classification.STRUCTURAL, Classification.SIGNATURE)
+# Changes worth a bisect: what a graph computes or receives. Guard-only, renamed,
+# reordered and layout-only drift is reported, not bisected.
+BISECTED = (Level.STRUCTURAL, Level.SIGNATURE, Level.METADATA)
 
 
 class NightlyError(Exception):
@@ -65,6 +66,8 @@ class Plan:
     # The torch of a version to bisect, installed like the night's own.
     spec_of: Callable[[str], TorchSpec] | None = None
     debug: bool = False
+    jobs: int = 1  # supervised workers
+    timeout: float = DEFAULT_TIMEOUT  # seconds a case may run unless it sets its own
 
 
 @dataclasses.dataclass
@@ -143,7 +146,7 @@ def run_night(
 
     try:
         request = CaptureRequest(str(plan.cases_dir), plan.names, plan.substring, debug=plan.debug)
-        capture = targets.capture(plan.target, request, on_start=started, on_result=finished, log=log)
+        capture = targets.capture(plan.target, request, jobs=plan.jobs, timeout=plan.timeout, on_start=started, on_result=finished, log=log)
     except (SpecError, InstallError, RequestError, WorkerError) as exc:
         raise NightlyError(str(exc)) from None
     run_id = recorder.finish(capture)

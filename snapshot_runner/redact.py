@@ -1,40 +1,70 @@
 """Credentials never leave the process: URLs are shown with their passwords masked.
 
-Works on text that does not parse as a URL too (a typo must not print the
-password it holds), and on passwords holding an unescaped ``@``.
+Works on text that does not parse as a URL too (a typo in the scheme must not
+print the password it holds), on passwords holding an unescaped ``@``, and on
+passwords given as query parameters (``?password=...``).
 """
 
 from __future__ import annotations
 
 import re
 
-# scheme://user:password@rest, where the password runs to the last "@".
-_USERINFO = re.compile(r"^(?P<scheme>[A-Za-z][\w+.-]*://)?(?P<user>[^\s:/@]*)(?::(?P<password>.*))?@(?P<rest>[^@]*)$", re.DOTALL)
+# Query parameters that carry a credential (libpq's, SQLAlchemy drivers', index tokens).
+_SECRET_PARAMETER = re.compile(
+    r"(?P<name>[?&;](?:password|passwd|pwd|sslpassword|secret|token|access_token|api_key|apikey)=)(?P<value>[^&;#\s]*)",
+    re.IGNORECASE,
+)
 # Shorter pieces are too likely to match innocent text.
 _MIN_SECRET = 3
+MASK = "***"
+
+
+def _userinfo(url: str) -> tuple[str, str, str | None, str] | None:
+    """``(scheme, user, password, rest)`` of ``scheme://user:password@rest``, found
+    without parsing: the user info runs to the last ``@`` and starts after the
+    last ``/`` before it (``//`` of a scheme, or of a scheme with a typo)."""
+    head, at, rest = url.rpartition("@")
+    if not at:
+        return None
+    cut = head.rfind("/") + 1
+    scheme, info = head[:cut], head[cut:]
+    if not info or any(c.isspace() for c in info):
+        return None
+    user, colon, password = info.partition(":")
+    return scheme, user, password if colon else None, rest
+
+
+def _mask_parameters(text: str) -> str:
+    return _SECRET_PARAMETER.sub(lambda m: m["name"] + (MASK if m["value"] else ""), text)
 
 
 def redact_url(url: str) -> str:
     """``postgresql://u:secret@host/db`` → ``postgresql://u:***@host/db``;
-    ``https://TOKEN@host/simple`` → ``https://***@host/simple``."""
-    match = _USERINFO.match(url)
-    if not match:
-        return url
-    scheme = match["scheme"] or ""
-    if match["password"] is not None:
-        return f"{scheme}{match['user']}:***@{match['rest']}"
+    ``https://TOKEN@host/simple`` → ``https://***@host/simple``;
+    ``postgresql://u@host/db?password=secret`` → ``...?password=***``."""
+    parts = _userinfo(url)
+    if parts is None:
+        return _mask_parameters(url)
+    scheme, user, password, rest = parts
+    if password is not None:
+        return _mask_parameters(f"{scheme}{user}:{MASK}@{rest}")
     if scheme.startswith("http"):  # an index token given as the user name
-        return f"{scheme}***@{match['rest']}"
-    return url
+        return _mask_parameters(f"{scheme}{MASK}@{rest}")
+    return _mask_parameters(url)
+
+
+def secrets(url: str) -> list[str]:
+    """Every credential ``url`` holds: its password (and the pieces of one
+    holding ``@``), the values of its secret query parameters."""
+    found = [m["value"] for m in _SECRET_PARAMETER.finditer(url) if m["value"]]
+    parts = _userinfo(url)
+    if parts is not None and parts[2]:
+        found += [parts[2], *parts[2].split("@")]
+    return sorted({s for s in found if len(s) >= _MIN_SECRET}, key=len, reverse=True)
 
 
 def scrub(text: str, url: str) -> str:
-    """``text`` (e.g. a driver's error message) without any piece of ``url``'s password."""
-    match = _USERINFO.match(url)
-    if not match or not match["password"]:
-        return text
-    password = match["password"]
-    for piece in sorted({password, *password.split("@")}, key=len, reverse=True):
-        if len(piece) >= _MIN_SECRET:
-            text = text.replace(piece, "***")
-    return text
+    """``text`` (e.g. a driver's error message) without any of ``url``'s credentials."""
+    for secret in secrets(url):
+        text = text.replace(secret, MASK)
+    return _mask_parameters(text)

@@ -34,7 +34,7 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> str:
             report["cases"][0]["artifacts"]["aot_forward"] = forward.replace("aten.clone.default(primals_3)", "aten.mul.Tensor(primals_3, 2)")
         path = tmp / f"{version}.json"
         path.write_text(json.dumps(report))
-        code, _, err = run("record", "--from-json", str(path), "--db", url, "--label", version)
+        code, _, err = run("record", "--from-json", str(path), "--db", url, "--label", f"at-{version}")
         assert code == 0, err
     return url
 
@@ -53,6 +53,8 @@ def test_first_change_from_history_alone(db):
     assert (point["last_good"], point["first_bad"], point["skipped_between"]) == ("2.12.1", "2.12.2", [])
     assert point["compare_url"] == f"https://github.com/pytorch/pytorch/compare/{1:040x}...{2:040x}"
     assert '+        clone: "f32[s47, s16]" = torch.ops.aten.mul.Tensor(primals_3, 2)' in point["diff"]
+    assert [(c["key"], c["classification"]) for c in point["classifications"]] == [("aot_forward", "structural")]
+    assert "aten.mul.Tensor 0 → 1" in point["classifications"][0]["summary"]
     # Nothing installed: the four versions between the ends are all judged from the history.
     assert (report["captured"], report["reused"]) == (0, 4)
     assert {v["version"]: (v["verdict"], v["reused"]) for v in report["verdicts"]} == {
@@ -75,6 +77,7 @@ def test_text_and_markdown_reports(db):
     code, text, _ = bisect(db, "--good", "2.12.0", "--bad", "2.13.0")
     assert code == 0
     assert "first bad: torch 2.12.2 (last good: 2.12.1)" in text
+    assert "aot_forward: structural (aten.clone.default 2 → 1; aten.mul.Tensor 0 → 1)" in text
     assert "reproduce: snapshot-runner bisect subclasses.two_tensor::twotensor_view/aot_forward --good 2.12.0 --bad 2.13.0" in text
     code, markdown, _ = bisect(db, "--good", "2.12.0", "--bad", "2.13.0", "--format", "md")
     assert code == 0

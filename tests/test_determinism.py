@@ -74,3 +74,32 @@ def test_same_process_twice_after_a_graph_break() -> None:
     again = capture_case(target, ctx=ctx)
     assert first.status == again.status == "ok"
     assert again.artifacts == first.artifacts
+
+
+# A graph break (resume function), a recompile reason quoting the case, a guard
+# made inside a helper module's __torch_function__, and a plain case.
+EDITED_MODULE_CASES = [
+    "subclasses.two_tensor::twotensor_graph_break",
+    "subclasses.scaled::optional_scale_recompiles",
+    "subclasses.torch_function::non_tensor_wrapper",
+    "subclasses.two_tensor::twotensor_view",
+]
+
+
+def test_a_comment_line_at_the_top_of_a_case_module_changes_no_artifact(tmp_path: Path) -> None:
+    def capture_all(cases_dir: Path) -> dict[str, dict[str, str]]:
+        # One process per checkout: helper modules (subclasses._tensors) are imported once per process.
+        selection = [arg for name in EDITED_MODULE_CASES for arg in ("--case", name)]
+        return _capture_json(*selection, cases_dir=cases_dir, out=cases_dir.parent / "r.json")
+
+    original, edited = tmp_path / "original" / "cases", tmp_path / "edited" / "cases"
+    for root in (original, edited):
+        shutil.copytree(CASES, root, ignore=shutil.ignore_patterns("__pycache__"))
+    for module in ("subclasses/two_tensor.py", "subclasses/scaled.py", "subclasses/torch_function.py", "subclasses/_tensors.py"):
+        path = edited / module
+        path.write_text("# a comment added at the top\n" + path.read_text())
+    before, after = capture_all(original), capture_all(edited)
+    # The artifacts do quote places in the case files, and those moved by one line.
+    assert any("<cases>/subclasses/two_tensor.py:+" in text for text in before["subclasses.two_tensor::twotensor_graph_break"].values())
+    assert any("<cases>/subclasses/_tensors.py:+" in text for text in before["subclasses.torch_function::non_tensor_wrapper"].values())
+    assert after == before

@@ -15,7 +15,7 @@ from snapshot_runner.cli import main
 from snapshot_runner.history.models import Artifact
 from snapshot_runner.history.store import Store
 
-from .conftest import CASES, REPO
+from .conftest import CASES, REPO, run_cli
 
 CHOSEN = [
     "subclasses.two_tensor::twotensor_view",
@@ -121,8 +121,9 @@ def test_altered_goldens_give_the_right_status_per_artifact(history):
     assert '-        clone: "f32[s47, s16]" = torch.ops.aten.mul.Tensor(primals_3, 2)' in forward["diff"]
     guards = next(a for a in by_name["subclasses.two_tensor::twotensor_view_mul"]["artifacts"] if a["key"] == "guards")
     assert guards["classification"] == "guards"
-    # The golden holds 49 guards, 3 of them TENSOR_MATCH (counted by hand); the altered one lacks one.
-    assert guards["summary"] == ["guards 48 → 49", "TENSOR_MATCH 2 → 3"]
+    # The golden holds 50 guard-tree nodes, 3 of them TENSOR_MATCH (counted by hand); the altered one lacks one.
+    assert guards["summary"][:2] == ["guards 49 → 50", "1 added (TENSOR_MATCH 1)"]
+    assert guards["semantic_diff"].splitlines()[-1].startswith("+ TENSOR_MATCH on L['tt']")
 
 
 def test_the_database_comes_from_snapshot_runner_db_unless_db_is_given(history, tmp_path, monkeypatch):
@@ -177,7 +178,8 @@ def test_status_change_and_history_timeline(history, tmp_path):
     assert by_name[broken["name"]]["status"] == "status-changed"
     assert (by_name[broken["name"]]["from_status"], by_name[broken["name"]]["to_status"]) == ("ok", "error")
     renamed = next(a for a in by_name[changed["name"]]["artifacts"] if a["key"] == "dynamo_graph")
-    assert (renamed["change"], renamed["classification"]) == ("changed", "text-only")
+    assert (renamed["change"], renamed["classification"]) == ("changed", "renamed")
+    assert renamed["semantic_diff"] == "same graph, 1 names changed\n" and "l_tt_renamed_" in renamed["diff"]
 
     code, out, _ = run("history", changed["name"], "dynamo_graph", "--db", db)
     assert code == 0
@@ -301,7 +303,7 @@ def test_reports_that_cannot_be_recorded_record_nothing(tmp_path, report, messag
     db = f"sqlite:///{tmp_path / 'h.sqlite'}"
     code, out, err = run("record", "--from-json", str(path), "--db", db)
     assert code == 2 and out == "" and message in err and len(err.strip().splitlines()) == 1
-    assert run("runs", "--db", db)[2].startswith("no runs")
+    assert not (tmp_path / "h.sqlite").exists()  # checked before the database is opened
 
 
 def test_an_empty_selection_records_nothing(tmp_path):
@@ -346,3 +348,65 @@ def test_markdown_fits_a_comment_however_many_cases_changed(history):
     assert len(text) <= COMMENT_LIMIT
     assert "more changed case(s) left out to fit a comment" in text
     assert text.index("| case | status |") < text.index("left out")
+
+
+SEMANTIC = Path(__file__).parent / "data" / "semantic"
+
+
+@pytest.fixture(scope="module")
+def torch_runs(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Real artifacts of torch 2.13.0, 2.14.1 and 2.15.0 recorded as three runs (tests/data/semantic)."""
+    db = f"sqlite:///{tmp_path_factory.mktemp('torch_runs') / 'h.sqlite'}"
+    for source in ("2.13.0_to_2.14.1.2.13.0", "2.13.0_to_2.14.1.2.14.1", "2.14.1_to_2.15.0.2.14.1", "2.14.1_to_2.15.0.2.15.0"):
+        code, _, err = run("record", "--from-json", str(SEMANTIC / f"{source}.json"), "--db", db, "--label", source)
+        assert code == 0, err
+    return db
+
+
+def classifications(report: dict) -> dict[tuple[str, str], str]:
+    return {(c["name"], a["key"]): a["classification"] for c in report["cases"] for a in c["artifacts"] if a["change"] == "changed"}
+
+
+def test_real_2_14_1_to_2_15_0_drift_is_renames_and_guards(torch_runs):
+    report = drift_json(torch_runs, "--from", "2.14.1_to_2.15.0.2.14.1", "--to", "2.14.1_to_2.15.0.2.15.0")
+    found = classifications(report)
+    graphs = {k: v for k, v in found.items() if k[1] != "guards"}
+    assert len(graphs) == 16 and set(graphs.values()) == {"renamed"}
+    assert {v for k, v in found.items() if k[1] == "guards"} == {"guards"}  # a new key in the global-state guard: real
+    assert report["counts"]["graphs_changed"] == 0
+    assert report["classifications"] == {"renamed": 16, "guards": 2}
+    mul_sizes = next(c for c in report["cases"] if c["name"] == "subclasses.two_tensor::twotensor_mul_sizes")
+    backward = next(a for a in mul_sizes["artifacts"] if a["key"] == "aot_backward")
+    assert backward["semantic_diff"] == "same graph, 8 names changed\n" and "-        mul_32:" in backward["diff"]
+
+
+def test_real_2_13_0_to_2_14_1_signature_changes_stay_signature(torch_runs):
+    found = classifications(drift_json(torch_runs, "--from", "2.13.0_to_2.14.1.2.13.0", "--to", "2.13.0_to_2.14.1.2.14.1"))
+    assert found["subclasses.two_tensor::twotensor_view", "aot_forward"] == "signature"
+    assert found["nested.jagged_views::nt_base_basic_view", "aot_forward"] == "signature"
+    assert found["inductor.subclasses::nested_jagged_sin", "inductor_post_grad"] == "signature"
+    assert found["subclasses.torch_function::disabled_torch_function_transposes", "dynamo_graph"] == "structural"
+
+
+def test_fail_on_level(torch_runs):
+    pair = ("--from", "2.14.1_to_2.15.0.2.14.1", "--to", "2.14.1_to_2.15.0.2.15.0", "--format", "json")
+    renamed_only = ("--case", "subclasses.two_tensor::twotensor_mul_sizes")
+    assert run("drift", "--db", torch_runs, *pair, *renamed_only)[0] == 0  # the default reports, never fails
+    assert run("drift", "--db", torch_runs, *pair, *renamed_only, "--fail-on-drift")[0] == 1
+    assert run("drift", "--db", torch_runs, *pair, *renamed_only, "--fail-on", "renamed")[0] == 1
+    code, _, err = run("drift", "--db", torch_runs, *pair, *renamed_only, "--fail-on", "reordered")
+    assert code == 0 and "changed artifacts: 2 renamed" in err
+    # Guard changes are above metadata: they fail there, not under --fail-on signature.
+    code, _, err = run("drift", "--db", torch_runs, *pair, "--fail-on", "metadata")
+    assert code == 1 and "2 change(s) at --fail-on metadata or above" in err
+    assert run("drift", "--db", torch_runs, *pair, "--fail-on", "signature")[0] == 0
+    bad = run_cli("drift", "--db", torch_runs, *pair, "--fail-on", "cosmetic")
+    assert bad.returncode == 2 and "unknown level 'cosmetic'" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_markdown_shows_semantic_diffs_and_raw_ones_on_request(torch_runs):
+    pair = ("--from", "2.14.1_to_2.15.0.2.14.1", "--to", "2.14.1_to_2.15.0.2.15.0", "--case", "subclasses.two_tensor::twotensor_mul_sizes")
+    semantic = run("drift", "--db", torch_runs, *pair)[1]
+    raw = run("drift", "--db", torch_runs, *pair, "--raw-diff")[1]
+    assert "same graph, 8 names changed" in semantic and "mul_32" not in semantic
+    assert "-        mul_32:" in raw

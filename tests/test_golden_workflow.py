@@ -145,3 +145,38 @@ def test_compiled_result_differing_from_eager_fails_the_check(repo: Path) -> Non
 def test_parallel_workers_pass(written: Path) -> None:
     proc = _pytest(written, "-n", "2")
     assert proc.returncode == 0, proc.stdout
+
+
+NAMED_TEMPLATE = """
+import torch
+from snapshot_runner import case
+
+@case(dynamic=False)
+def named():
+    def f(x):
+        {name} = x.sin()
+        return {name} * 2
+    return f, (torch.ones(2, 3, requires_grad=True),)
+"""
+
+
+def test_a_renamed_graph_fails_by_default_and_passes_under_fail_on(tmp_path: Path) -> None:
+    # A variable renamed in the case renames one node of the Dynamo graph; nothing else changes.
+    repo = plugin_repo(tmp_path, {"lib/names.py": NAMED_TEMPLATE.format(name="y")})
+    (repo / "cases" / "lib" / "names.py").write_text(NAMED_TEMPLATE.format(name="renamed_value"))
+    strict = _pytest(repo)
+    assert strict.returncode == 1
+    assert "lib.names::named: 1 artifact(s) differ" in strict.stdout
+    assert "--- dynamo_graph: renamed" in strict.stdout and "same graph, 1 names changed" in strict.stdout
+    assert "+++ captured/dynamo_graph" not in strict.stdout  # the semantic view, not the text diff
+    raw = _pytest(repo, "--snapshot-runner-raw-diff")
+    assert raw.returncode == 1 and "+++ captured/dynamo_graph" in raw.stdout and "renamed_value" in raw.stdout
+    lenient = _pytest(repo, "--snapshot-runner-fail-on", "metadata")
+    assert lenient.returncode == 0, lenient.stdout
+    assert "dynamo_graph changed (renamed); passes under --snapshot-runner-fail-on metadata" in lenient.stdout
+    # The same policy from the project's configuration.
+    (repo / "pytest.ini").write_text("[pytest]\ntestpaths = tests\nsnapshot_runner_fail_on = reordered\n")
+    assert _pytest(repo).returncode == 0
+    (repo / "pytest.ini").write_text("[pytest]\ntestpaths = tests\nsnapshot_runner_fail_on = loose\n")
+    bad = _pytest(repo)
+    assert bad.returncode == 4 and "snapshot_runner_fail_on = 'loose': not a level" in bad.stdout + bad.stderr

@@ -24,15 +24,20 @@ EXAMPLES = {
     ),
     "torch_line_numbers": (
         "| +- DEFAULT_DEVICE: utils_device.CURRENT_DEVICE == None                           # _dynamo/output_graph.py:1122 in init_ambient_guards\n"
-        "| | +- LAMBDA_GUARD: ___check_metadata_1_c0/0   # y = tt.clone()  # <cases>/subclasses/two_tensor.py:44 in f",
+        "| | +- LAMBDA_GUARD: ___check_metadata_1_c0/0   # y = tt.clone()  # <cases>/subclasses/two_tensor.py:44 in f\n"
+        "+- LAMBDA_GUARD: 2 <= L['x'].size()[1]  # return x.sin()  # <cases>/nested/jagged_views.py:30 in _sin (_dynamo/variables/builder.py:5277 in <lambda>)",
         "| +- DEFAULT_DEVICE: utils_device.CURRENT_DEVICE == None                           # _dynamo/output_graph.py in init_ambient_guards\n"
-        "| | +- LAMBDA_GUARD: ___check_metadata_1_c0/0   # y = tt.clone()  # <cases>/subclasses/two_tensor.py:44 in f",
+        "| | +- LAMBDA_GUARD: ___check_metadata_1_c0/0   # y = tt.clone()  # <cases>/subclasses/two_tensor.py:44 in f\n"
+        "+- LAMBDA_GUARD: 2 <= L['x'].size()[1]  # return x.sin()  # <cases>/nested/jagged_views.py:30 in _sin (_dynamo/variables/builder.py in <lambda>)",
     ),
     "object_ids": (
         "| | +- TYPE_MATCH: ___check_type_id(L['tt'], 93938298550832), type=<class 'TwoTensor'>\n"
-        "| | | | +- ID_MATCH: ___check_obj_id(G['__builtins_dict___0']['all'], 139965312979392), type=<class 'builtin_function_or_method'>",
+        "| | | | +- ID_MATCH: ___check_obj_id(G['__builtins_dict___0']['all'], 139965312979392), type=<class 'builtin_function_or_method'>\n"
+        # torch 2.15.0: calls nested two deep in the guarded expression.
+        "| | | | | | | +- ID_MATCH: ___check_obj_id(dict(type(L['w']).__dict__)['__torch_function__'].__func__.__code__, 140571610692016), type=<class 'code'>",
         "| | +- TYPE_MATCH: ___check_type_id(L['tt'], <type_id>), type=<class 'TwoTensor'>\n"
-        "| | | | +- ID_MATCH: ___check_obj_id(G['__builtins_dict___0']['all'], <obj_id>), type=<class 'builtin_function_or_method'>",
+        "| | | | +- ID_MATCH: ___check_obj_id(G['__builtins_dict___0']['all'], <obj_id>), type=<class 'builtin_function_or_method'>\n"
+        "| | | | | | | +- ID_MATCH: ___check_obj_id(dict(type(L['w']).__dict__)['__torch_function__'].__func__.__code__, <obj_id>), type=<class 'code'>",
     ),
     "installed_global_ids": (
         "| | +- LAMBDA_GUARD: ___check_metadata_139965312979392_c0/1\n"
@@ -51,6 +56,17 @@ EXAMPLES = {
     "alignment_padding": (
         "| | +- DIMENSION_DYNAMIC_MARKING_GUARD: hasattr(L['tt'], '_dynamo_dynamic_indices') == False          # y = tt.clone()",
         "| | +- DIMENSION_DYNAMIC_MARKING_GUARD: hasattr(L['tt'], '_dynamo_dynamic_indices') == False  # y = tt.clone()",
+    ),
+    # No case file under CTX's cases_dir: the line number goes (see below for relative lines).
+    "case_source_lines": (
+        "| | +- TYPE_MATCH: ___check_type_id(L['tt'], <type_id>), type=<class 'torch.testing._internal.two_tensor.TwoTensor'>"
+        "  # y = tt.clone()  # <cases>/subclasses/two_tensor.py:55 in f (HINT: type TwoTensor)\n"
+        "  - ___check_metadata_<id>_c0/0                        # return x * x  # <cases>/subclasses/scaled.py:98 in f\n"
+        "| +- DEFAULT_DEVICE: utils_device.CURRENT_DEVICE == None  # _dynamo/output_graph.py in init_ambient_guards",
+        "| | +- TYPE_MATCH: ___check_type_id(L['tt'], <type_id>), type=<class 'torch.testing._internal.two_tensor.TwoTensor'>"
+        "  # <cases>/subclasses/two_tensor.py in f (HINT: type TwoTensor)\n"
+        "  - ___check_metadata_<id>_c0/0                        # <cases>/subclasses/scaled.py in f\n"
+        "| +- DEFAULT_DEVICE: utils_device.CURRENT_DEVICE == None  # _dynamo/output_graph.py in init_ambient_guards",
     ),
     "nested_int_ids": (
         '    def forward(self, L_x_: "NestedTensor(f64[3, j7, 3])", L_y_: "NestedTensor(f64[3, j9, 3])"):\n'
@@ -111,6 +127,56 @@ def test_rule_rewrites_real_text(name: str) -> None:
 def test_rule_is_idempotent(name: str) -> None:
     _, expected = EXAMPLES[name]
     assert RULES[name].apply(expected, CTX) == expected
+
+
+# Real raw guard lines of twotensor_graph_break (torch 2.15.0): the resumed
+# function's guards name its line and the graph break's.
+RESUME_GUARD = (
+    "| | +- TENSOR_MATCH: check_tensor(L['y'], TwoTensor, DispatchKeySet(CPU, BackendSelect, Python, ADInplaceOrView, AutogradCPU, "
+    "PythonTLSSnapshot), torch.float32, device=None, requires_grad=True, size=[3, 4], stride=[4, 1])"
+    "  # return y.cos() + 1  # <cases>/subclasses/two_tensor.py:137 in torch_dynamo_resume_in_f_at_136\n"
+    "| | +- TYPE_MATCH: ___check_type_id(L['tt'], <type_id>), type=<class 'torch.testing._internal.two_tensor.TwoTensor'>"
+    "  # y = tt * 2  # <cases>/subclasses/two_tensor.py:135 in f (HINT: type TwoTensor)\n"
+    "| | +- ID_MATCH: ___check_obj_id(L['x'], <obj_id>)  # return torch.mul(x, x)  # <cases>/subclasses/scaled.py:12 in f"
+    " (<cases>/subclasses/_tensors.py:40 in __torch_dispatch__)\n"
+)
+CASE_FILE = """import torch
+
+
+@case()
+def twotensor_graph_break():
+    def f(tt):
+        y = tt * 2
+        torch._dynamo.graph_break()
+        return y.cos() + 1
+"""
+
+
+def test_case_source_lines_are_relative_to_their_function(tmp_path):
+    # Line 135 of the real file is the first line of f's body; here f starts at line 6.
+    source = tmp_path / "subclasses" / "two_tensor.py"
+    source.parent.mkdir()
+    source.write_text("\n" * 128 + CASE_FILE)
+    ctx = Context(cases_dir=str(tmp_path))
+    out = RULES["case_source_lines"].apply(RESUME_GUARD, ctx).splitlines()
+    assert out[0].endswith("  # <cases>/subclasses/two_tensor.py:+3 in torch_dynamo_resume_in_f_at_+2")
+    assert out[1].endswith("  # <cases>/subclasses/two_tensor.py:+1 in f (HINT: type TwoTensor)")
+    # Files that cannot be read lose the number, never the function.
+    assert out[2].endswith("  # <cases>/subclasses/scaled.py in f (<cases>/subclasses/_tensors.py in __torch_dispatch__)")
+    # A comment line at the top of the file changes nothing.
+    source.write_text("# a comment\n" + "\n" * 128 + CASE_FILE)
+    moved = RESUME_GUARD.replace(":137 in", ":138 in").replace("_at_136", "_at_137").replace(":135 in", ":136 in")
+    assert RULES["case_source_lines"].apply(moved, ctx).splitlines() == out
+
+
+def test_case_source_lines_never_hide_a_change_in_the_guard_itself(tmp_path):
+    ctx = Context(cases_dir=str(tmp_path))
+    guard = RESUME_GUARD.splitlines()[0]
+    for changed in (guard.replace("size=[3, 4], stride=[4, 1]", "size=[3, 5], stride=[5, 1]"), guard.replace("TENSOR_MATCH", "TYPE_MATCH")):
+        assert normalize("guards", changed, "canonical", ctx) != normalize("guards", guard, "canonical", ctx)
+    # Two places in different functions stay different.
+    in_g = guard.replace("torch_dynamo_resume_in_f_at_136", "g")
+    assert normalize("guards", in_g, "canonical", ctx) != normalize("guards", guard, "canonical", ctx)
 
 
 # Real changes between two graphs or guard trees; canonical text must still differ.

@@ -1,5 +1,5 @@
-"""The worker: capture in another interpreter gives the same artifacts as in
-process, needs nothing but torch there, and every way it can fail is one line."""
+"""The worker: a supervised capture in any interpreter gives the same artifacts
+as in process, needs nothing but torch there, and every way it can fail is one line."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from snapshot_runner.envs.host import CaptureRequest, RequestError, WorkerError, parse_response, run_capture
+from snapshot_runner.envs.supervisor import CaptureRequest, RequestError, WorkerError, run_capture
 
-from .conftest import CASES, run_cli
+from .conftest import CASES, REPO, run_cli
 
 SAME_CASES = [
     "subclasses.two_tensor::twotensor_view",
@@ -32,11 +32,16 @@ def _report(*args: str, out: Path) -> dict:
 
 
 def test_worker_artifacts_are_byte_identical_to_in_process(tmp_path: Path) -> None:
-    here = _report(out=tmp_path / "here.json")
+    """In process: what the pytest plugin does (and `make bench` times)."""
+    from snapshot_runner.capture.discovery import discover, select
+    from snapshot_runner.capture.normalize import Context
+    from snapshot_runner.capture.recorder import capture_cases
+
+    here = capture_cases(select(discover(CASES).cases, SAME_CASES), ctx=Context.current(CASES))
     there = _report("--python", sys.executable, out=tmp_path / "there.json")
     assert there["environment"]["python_executable"] == sys.executable
     assert [c["name"] for c in there["cases"]] == SAME_CASES
-    assert {c["name"]: (c["status"], c["artifacts"]) for c in there["cases"]} == {c["name"]: (c["status"], c["artifacts"]) for c in here["cases"]}
+    assert {c["name"]: (c["status"], c["artifacts"]) for c in there["cases"]} == {c.name: (c.status, c.artifacts) for c in here}
 
 
 @pytest.fixture(scope="module")
@@ -82,6 +87,20 @@ def test_worker_needs_only_torch_and_streams_events(torch_only_python: Path) -> 
     assert events == [("start", names)] + [("result", name) for name in names]
 
 
+def test_capture_runs_with_only_torch_installed(torch_only_python: Path) -> None:
+    """The host side of `capture -j N` too: what a GPU machine with torch alone runs."""
+    proc = subprocess.run(
+        [str(torch_only_python), "-m", "snapshot_runner.cli", "capture", "-k", "twotensor_view", "-j", "2", "--json", "-"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    cases = json.loads(proc.stdout)["cases"]
+    assert cases and all(c["status"] == "ok" for c in cases)
+
+
 @pytest.fixture(scope="module")
 def not_pythons(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("not_pythons")
@@ -110,7 +129,7 @@ def test_bad_python_is_one_line(not_pythons: dict[str, Path], which: str, messag
     assert line.startswith("snapshot-runner: error: " + message.format(path=path))
 
 
-def test_worker_crash_is_one_line(tmp_path: Path) -> None:
+def test_worker_crash_is_the_case_error(tmp_path: Path) -> None:
     (tmp_path / "crash.py").write_text(
         textwrap.dedent("""
         import os, signal
@@ -122,9 +141,8 @@ def test_worker_crash_is_one_line(tmp_path: Path) -> None:
     """)
     )
     proc = run_cli("capture", "--cases-dir", str(tmp_path), "--python", sys.executable)
-    assert proc.returncode == 2
-    (line,) = proc.stderr.splitlines()
-    assert line.startswith(f"snapshot-runner: error: the worker in {sys.executable} was killed by SIGSEGV")
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines() == ["error: crash::segfaults: worker killed by SIGSEGV while running this case", "1 cases: 1 error"]
 
 
 def test_request_errors_come_back_as_such() -> None:
@@ -132,7 +150,10 @@ def test_request_errors_come_back_as_such() -> None:
         run_capture(Path(sys.executable), CaptureRequest(str(CASES), names=("nope::nothing",)))
 
 
-@pytest.mark.parametrize("response", [["a", "list"], {"report": {"cases": [{"no": "name"}]}}, {"neither": 1}])
-def test_malformed_response_is_a_worker_error(response: object) -> None:
-    with pytest.raises(WorkerError, match="sent a malformed response"):
-        parse_response(Path("py"), response)
+def test_malformed_events_are_a_worker_error(tmp_path: Path) -> None:
+    """An interpreter that says hello on the event pipe (the 5th argument), then garbage."""
+    fake = tmp_path / "python"
+    fake.write_text('#!/bin/bash\necho "@snapshot-runner-worker python 3.11.0" >&$5\necho "not json" >&$5\nsleep 5\n')
+    fake.chmod(0o755)
+    with pytest.raises(WorkerError, match=f"the worker in {fake} sent a malformed event: 'not json'"):
+        run_capture(fake, CaptureRequest(str(CASES)))

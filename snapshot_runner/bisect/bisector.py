@@ -19,6 +19,7 @@ from snapshot_runner import __version__
 from snapshot_runner.bisect.search import ChangePoint, Probe, Search, SearchResult
 from snapshot_runner.capture.results import CaptureReport, CaseStatus
 from snapshot_runner.drift.compare import DriftError, resolve_run, unified_diff
+from snapshot_runner.drift.structure import describe
 from snapshot_runner.history.models import RunKind
 from snapshot_runner.history.store import RunInfo, Store, StoredResult, case_set_fingerprint
 from snapshot_runner.torch_version import base_version, order_versions, parse_version
@@ -72,6 +73,8 @@ class BisectReport:
     diffs: dict[str, str]  # "last_good..first_bad" -> diff
     command: str
     captured_ends: int
+    # "last_good..first_bad" -> each changed artifact's key, classification and summary
+    classifications: dict[str, list[dict[str, Any]]] = dataclasses.field(default_factory=dict)
 
     @property
     def captured(self) -> int:
@@ -98,6 +101,7 @@ class BisectReport:
                     "last_good_sha": self.sha(p.last_good),
                     "first_bad_sha": self.sha(p.first_bad),
                     "compare_url": self.compare_url(p),
+                    "classifications": self.classifications.get(f"{p.last_good}..{p.first_bad}", []),
                     "diff": self.diffs.get(f"{p.last_good}..{p.first_bad}", ""),
                 }
                 for p in self.search.change_points
@@ -232,21 +236,28 @@ class Bisector:
         versions = self.candidates(good.version, bad.version, extra)
         search = Search(versions, self.probe, self.known, good.value, bad.value, self.prefetch).run(every_change=every_change)
         report = BisectReport(self.target, good, bad, search, self.runs, {}, command, self.captured_ends)
-        report.diffs = {f"{p.last_good}..{p.first_bad}": self._diff(p) for p in search.change_points}
+        for point in search.change_points:
+            report.diffs[f"{point.last_good}..{point.first_bad}"], report.classifications[f"{point.last_good}..{point.first_bad}"] = self._diff(point)
         return report
 
-    def _diff(self, point: ChangePoint) -> str:
+    def _diff(self, point: ChangePoint) -> tuple[str, list[dict[str, Any]]]:
+        """The raw diff across a change point, and each changed artifact's classification."""
         before, after = self.runs[point.last_good], self.runs[point.first_bad]
         old_result, new_result = self._result(before), self._result(after)
         assert old_result and new_result  # both sides of a change point were judged from stored results
         old, new = old_result.artifacts, new_result.artifacts
         keys = [self.target.key] if self.target.key else sorted(set(old) | set(new))
         texts = self.store.texts({h for h in (*old.values(), *new.values())})
-        return "".join(
-            unified_diff(texts.get(old.get(k, ""), ""), texts.get(new.get(k, ""), ""), k, point.last_good, point.first_bad)
-            for k in keys
-            if old.get(k) != new.get(k)
-        )
+        changed = [k for k in keys if old.get(k) != new.get(k)]
+        diff = "".join(unified_diff(texts.get(old.get(k, ""), ""), texts.get(new.get(k, ""), ""), k, point.last_good, point.first_bad) for k in changed)
+        classified: list[dict[str, Any]] = []
+        for key in changed:
+            if key in old and key in new:
+                description = describe(key, texts.get(old[key], ""), texts.get(new[key], ""))
+                classified.append({"key": key, "classification": str(description.level), "summary": description.summary})
+            else:
+                classified.append({"key": key, "classification": None, "summary": ["added" if key in new else "removed"]})
+        return diff, classified
 
 
 def _parses(text: str) -> bool:

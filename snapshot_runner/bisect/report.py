@@ -38,8 +38,16 @@ def _summary_lines(report: BisectReport) -> list[str]:
     return lines
 
 
+def _classification_lines(report: BisectReport, point: ChangePoint) -> list[str]:
+    """``aot_forward: renamed (same graph, 8 names changed)`` per changed artifact."""
+    return [
+        f"{c['key']}: {c['classification'] or 'added or removed'}" + (f" ({'; '.join(c['summary'][:2])})" if c["summary"] else "")
+        for c in report.classifications.get(f"{point.last_good}..{point.first_bad}", [])
+    ]
+
+
 def _point_lines(report: BisectReport, point: ChangePoint) -> list[str]:
-    lines = [_answer(point)]
+    lines = [_answer(point), *_classification_lines(report, point)]
     good_sha, bad_sha = report.sha(point.last_good), report.sha(point.first_bad)
     if good_sha or bad_sha:
         lines.append(f"torch git: {point.last_good} = {good_sha or '?'}, {point.first_bad} = {bad_sha or '?'}")

@@ -7,6 +7,8 @@ that suffix.
 
 from __future__ import annotations
 
+import re
+
 from snapshot_runner.capture.vocabulary import StrEnum
 
 
@@ -49,6 +51,15 @@ KEY_ORDER = tuple(Key)
 
 # Artifacts of several compiled graphs (forward, backward) have one section each.
 SECTION_PREFIX = "===== "
+
+
+# A key is a golden's file name: a lowercase word, and a graph's number after a dot.
+KEY_PATTERN = re.compile(r"[a-z][a-z0-9_]*(\.[1-9][0-9]*)?")
+
+
+def key_problem(key: str) -> str | None:
+    """Why ``key`` is not an artifact key (``aot_forward``, ``guards.1``), or None."""
+    return None if KEY_PATTERN.fullmatch(key) else f"{key!r} is not an artifact key"
 
 
 def base_key(key: str) -> str:

@@ -31,6 +31,8 @@ class CaseOptions:
     min_torch: str | None = None
     max_torch: str | None = None
     tags: tuple[str, ...] = ()
+    # Seconds the case may run before the supervisor stops it (None: the run's --timeout).
+    timeout: float | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,6 +86,7 @@ def case(
     min_torch: str | None = None,
     max_torch: str | None = None,
     tags: str | Iterable[str] | None = None,
+    timeout: float | None = None,
 ) -> Any:
     """Mark a zero-argument factory as a snapshot case.
 
@@ -93,6 +96,8 @@ def case(
         raise ValueError(f"unknown backend {backend!r}; expected one of {BACKENDS}")
     if inductor_code and backend != "inductor":
         raise ValueError(f"inductor_code=True needs backend='inductor', not {backend!r}")
+    if timeout is not None and not (isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and timeout > 0):
+        raise ValueError(f"timeout must be a positive number of seconds, not {timeout!r}")
     options = CaseOptions(
         dynamic=dynamic,
         fullgraph=fullgraph,
@@ -104,6 +109,7 @@ def case(
         min_torch=min_torch,
         max_torch=max_torch,
         tags=_as_tuple(tags),
+        timeout=timeout,
     )
 
     def wrap(factory: Factory) -> Case:

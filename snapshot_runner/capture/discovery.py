@@ -7,7 +7,7 @@ import functools
 import importlib.util
 import sys
 import traceback
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from types import CodeType
 
@@ -109,11 +109,43 @@ def fresh_copy(case: Case) -> Case:
     return copy.with_location(case.name, case.source_file) if isinstance(copy, Case) else case
 
 
-def discover(cases_dir: str | Path) -> Discovery:
+def exit_message(exc: BaseException) -> str:
+    """What code did that would end the process: ``called sys.exit(0)``, ``raised KeyboardInterrupt``."""
+    if isinstance(exc, SystemExit):
+        return f"called sys.exit({exc.code!r})" if exc.code is not None else "called sys.exit()"
+    return f"raised {type(exc).__name__}"
+
+
+def same_name_errors(root: Path, files: Sequence[Path]) -> tuple[list[Path], list[LoadError]]:
+    """Files whose dotted names are unique, and one error per name two files share
+    (``x.y.py`` beside ``x/y.py``): importing either would shadow the other."""
+    by_name: dict[str, list[Path]] = {}
+    for path in files:
+        by_name.setdefault(module_name(root, path), []).append(path)
+    errors = [
+        LoadError(
+            module=name,
+            path=str(paths[0]),
+            line=0,
+            message=f"{' and '.join(str(p) for p in paths)} are both case module {name}; rename one",
+            traceback="",
+        )
+        for name, paths in by_name.items()
+        if len(paths) > 1
+    ]
+    return [p for p in files if len(by_name[module_name(root, p)]) == 1], errors
+
+
+BeforeImport = Callable[[Path, str], None]
+
+
+def discover(cases_dir: str | Path, *, exclude: Iterable[str] = (), before_import: BeforeImport | None = None) -> Discovery:
     """Import every case module under ``cases_dir`` and collect its cases.
 
-    A module that fails to import is reported as a ``LoadError``; the other
-    modules still load.
+    A module that fails to import (or calls ``sys.exit``) is reported as a
+    ``LoadError``; the other modules still load. Files in ``exclude`` are not
+    imported (the supervisor's record of modules that killed a worker);
+    ``before_import`` hears of each module about to be imported.
     """
     root = Path(cases_dir).resolve()
     if not root.is_dir():
@@ -122,18 +154,21 @@ def discover(cases_dir: str | Path) -> Discovery:
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
     cases: list[Case] = []
-    errors: list[LoadError] = []
-    for path in module_files(root):
+    skipped = set(exclude)
+    files, errors = same_name_errors(root, [p for p in module_files(root) if str(p) not in skipped])
+    for path in files:
         dotted = module_name(root, path)
+        if before_import:
+            before_import(path, dotted)
         try:
             module = _import_module(root, path)
-        except Exception as exc:  # a broken case module must not stop the others
+        except (Exception, SystemExit, KeyboardInterrupt) as exc:  # a broken case module must not stop the others
             errors.append(
                 LoadError(
                     module=dotted,
                     path=str(path),
                     line=_error_location(exc, path),
-                    message=f"{type(exc).__name__}: {exc}",
+                    message=f"{type(exc).__name__}: {exc}" if isinstance(exc, Exception) else exit_message(exc),
                     traceback=traceback.format_exc(),
                 )
             )

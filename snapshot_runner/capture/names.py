@@ -7,9 +7,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 SEPARATOR = "::"
+# What a name may hold: each part becomes a directory or file name under the
+# snapshots directory, so no empty part, no "..", no separators or controls.
+_MODULE_PART = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")
+_FUNCTION = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def case_name(module: str, function: str) -> str:
@@ -20,6 +25,16 @@ def split_case_name(name: str) -> tuple[str, str]:
     """``a.b::f`` -> (``a.b``, ``f``); ``f`` is empty when the name has none."""
     module, _, function = name.partition(SEPARATOR)
     return module, function
+
+
+def case_name_problem(name: str) -> str | None:
+    """Why ``name`` is not a case name (``a.b::f``), or None."""
+    module, function = split_case_name(name)
+    if not name:
+        return "an empty case name"
+    if not all(_MODULE_PART.fullmatch(part) for part in module.split(".")) or not _FUNCTION.fullmatch(function):
+        return f"{name!r} is not a case name (<module path>{SEPARATOR}<factory>)"
+    return None
 
 
 def module_name(cases_dir: Path, path: Path) -> str:

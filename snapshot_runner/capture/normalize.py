@@ -114,13 +114,14 @@ def torch_paths(text: str, ctx: Context) -> str:
 # lookbehind gives the same matches as without it (a match inside a run would
 # also match from the run's start, which is tried first) but stops the engine
 # from rescanning the rest of every run from each of its characters.
-_TORCH_LOCATION = re.compile(r"(?P<file>(?:<\w+>/|(?<![\w./-]))[\w./-]+\.py):\d+(?= in \w)")
+_TORCH_LOCATION = re.compile(r"(?P<file>(?:<\w+>/|(?<![\w./-]))[\w./-]+\.py):\d+(?= in [\w<])")
 
 
 @rule(GUARDS, SUMMARY)
 def torch_line_numbers(text: str, ctx: Context) -> str:
-    """``_dynamo/output_graph.py:1135 in init_ambient_guards`` loses its line
-    number: torch-internal lines move with every commit. Case files keep theirs."""
+    """``_dynamo/output_graph.py:1135 in init_ambient_guards`` (or ``in <lambda>``)
+    loses its line number: torch-internal lines move with every commit. Case
+    files keep theirs (``case_source_lines`` makes them relative)."""
 
     def strip(match: re.Match[str]) -> str:
         path = match.group("file")
@@ -131,7 +132,8 @@ def torch_line_numbers(text: str, ctx: Context) -> str:
     return _TORCH_LOCATION.sub(strip, text)
 
 
-_ID_CALL = re.compile(r"(___check_(?P<kind>type|obj)_id\((?:[^()]|\([^()]*\))*?, )\d+\)")
+# The guarded expression may nest calls two deep: ``dict(type(L['w']).__dict__)``.
+_ID_CALL = re.compile(r"(___check_(?P<kind>type|obj)_id\((?:[^()]|\((?:[^()]|\([^()]*\))*\))*?, )\d+\)")
 
 
 @rule(GUARDS, SUMMARY)
@@ -169,6 +171,51 @@ def alignment_padding(text: str, ctx: Context) -> str:
     the padding depends on the width of ids, so runs of spaces before `` # ``
     shrink to two."""
     return re.sub(r"(?<=\S) {2,}# ", "  # ", text)
+
+
+# ``  # y = tt.clone()  # <cases>/x.py:55 in f``: the quoted line of user code
+# sits between the first comment mark and a case file's location.
+_QUOTED_CASE_SOURCE = re.compile(r"(?P<mark> {2,}# )[^\n]*?  # (?=<cases>/[\w./-]+\.py:\d+ in )")
+_CASE_LOCATION = re.compile(r"(?P<file><cases>/[\w./-]+\.py):(?P<line>\d+) in (?P<function>[\w<>.]+)")
+_RESUME = re.compile(r"^torch_dynamo_resume_in_(?P<function>\w+?)_at_(?P<line>\d+)$")
+
+
+def _def_line(ctx: Context, file: str, function: str, line: int, sources: dict[str, list[str]]) -> int | None:
+    """The line of the ``def`` of ``function`` that encloses ``line`` of a case file, if it can be read."""
+    if file not in sources:
+        try:
+            sources[file] = Path(ctx.cases_dir, file.removeprefix("<cases>/")).read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError):
+            sources[file] = []
+    definition = re.compile(r"^\s*(?:async\s+)?def\s+" + re.escape(function) + r"\s*\(")
+    lines = sources[file]
+    return next((n for n in range(min(line, len(lines)), 0, -1) if definition.match(lines[n - 1])), None)
+
+
+@rule(GUARDS, SUMMARY)
+def case_source_lines(text: str, ctx: Context) -> str:
+    """Guard and recompile comments quote the case's own code and its absolute
+    line: ``# y = tt.clone()  # <cases>/two_tensor.py:55 in f``. The quote goes
+    and the line becomes relative to the ``def`` of its function
+    (``# <cases>/two_tensor.py:+1 in f``; a resume function's line too:
+    ``torch_dynamo_resume_in_f_at_+3``), so an edit elsewhere in the file
+    changes no other case's text. Where the ``def`` cannot be found (a lambda,
+    module code, no file) the line number goes."""
+    text = _QUOTED_CASE_SOURCE.sub(lambda m: m.group("mark"), text)
+    sources: dict[str, list[str]] = {}
+
+    def relative(match: re.Match[str]) -> str:
+        file, line, function = match.group("file"), int(match.group("line")), match.group("function")
+        resume = _RESUME.match(function)
+        defined = _def_line(ctx, file, resume.group("function") if resume else function, line, sources)
+        if defined is None:
+            name = f"torch_dynamo_resume_in_{resume.group('function')}_at_<line>" if resume else function
+            return f"{file} in {name}"
+        if resume:
+            function = f"torch_dynamo_resume_in_{resume.group('function')}_at_+{int(resume.group('line')) - defined}"
+        return f"{file}:+{line - defined} in {function}"
+
+    return _CASE_LOCATION.sub(relative, text)
 
 
 _NESTED_INT = re.compile(r"(?<![\w.])j(\d+)\b")

@@ -31,6 +31,7 @@ from snapshot_runner.capture.graph_text import readable
 from snapshot_runner.capture.inductor import capture_config as inductor_capture_config
 from snapshot_runner.capture.inductor import compile_config as inductor_compile_config
 from snapshot_runner.capture.inductor import inductor_compiler
+from snapshot_runner.capture.isolation import Baseline, seed_all
 from snapshot_runner.capture.normalize import Context, normalize_all
 from snapshot_runner.capture.results import CaseResult, CaseStatus
 
@@ -282,7 +283,7 @@ def _as_calls(args: Any) -> list[Call]:
 # --- one case -------------------------------------------------------------------
 
 
-def _location_in(exc: BaseException, cases_dir: str) -> str:
+def location_in(exc: BaseException, cases_dir: str) -> str:
     """'file:line: ' of the deepest frame inside the cases directory, if any."""
     where = ""
     for frame in traceback.extract_tb(exc.__traceback__):
@@ -302,11 +303,12 @@ def _message(exc: BaseException) -> str:
 
 
 def _error_text(stage: str, exc: BaseException, ctx: Context) -> str:
-    return f"{_location_in(exc, ctx.cases_dir)}{stage}: {type(exc).__name__}: {_message(exc)}"
+    return f"{location_in(exc, ctx.cases_dir)}{stage}: {type(exc).__name__}: {_message(exc)}"
 
 
 def _build(case: Case) -> tuple[Callable[..., Any], list[Call]]:
-    torch.manual_seed(0)
+    # Both builds (compiled, eager) must draw the same inputs, from any RNG.
+    seed_all(0)
     fn, args = case()
     return fn, _as_calls(args)
 
@@ -403,10 +405,14 @@ def capture_cases(
     ctx: Context,
     progress: Callable[[Case, CaseResult], None] | None = None,
 ) -> list[CaseResult]:
+    """Capture ``cases`` in this process, each from the state the first started from."""
     results = []
+    baseline = Baseline.take(Path(ctx.cases_dir))
     for case in cases:
+        baseline.restore()
         result = capture_case(case, level=level, ctx=ctx)
         results.append(result)
         if progress:
             progress(case, result)
+    baseline.restore()
     return results

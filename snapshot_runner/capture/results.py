@@ -6,6 +6,8 @@ import dataclasses
 import json
 from typing import Any
 
+from snapshot_runner.capture.artifacts import key_problem
+from snapshot_runner.capture.names import case_name_problem
 from snapshot_runner.capture.vocabulary import StrEnum
 
 
@@ -35,6 +37,8 @@ class CaseResult:
     artifacts: dict[str, str] = dataclasses.field(default_factory=dict)
     error: str | None = None
     compile_seconds: float = 0.0
+    # The last lines the case printed, kept when it failed.
+    output: list[str] = dataclasses.field(default_factory=list)
     # Full traceback for --debug; never part of the JSON contract.
     debug_traceback: str | None = dataclasses.field(default=None, repr=False)
 
@@ -45,6 +49,7 @@ class CaseResult:
             "artifacts": self.artifacts,
             "error": self.error,
             "compile_seconds": round(self.compile_seconds, 4),
+            **({"output": self.output} if self.output else {}),
         }
 
     @classmethod
@@ -57,7 +62,16 @@ class CaseResult:
             artifacts=dict(data.get("artifacts") or {}),
             error=data.get("error"),
             compile_seconds=float(data.get("compile_seconds") or 0.0),
+            output=[str(line) for line in data.get("output") or []],
         )
+
+
+def _encodable(text: object) -> bool:
+    try:
+        str(text).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 @dataclasses.dataclass
@@ -71,6 +85,23 @@ class CaptureReport:
     @property
     def failed(self) -> list[CaseResult]:
         return [c for c in self.cases if c.status.failed]
+
+    def problem(self) -> str | None:
+        """Why this report (made elsewhere) may not be stored or written as goldens, or None:
+        a name or key that is not one, or text that cannot be encoded (a lone surrogate)."""
+        for case in self.cases:
+            problems = (
+                case_name_problem(case.name),
+                *(key_problem(key) for key in case.artifacts),
+                next((f"{key!r} is not encodable text" for key, text in case.artifacts.items() if not _encodable(text)), None),
+                "its error is not encodable text" if case.error and not _encodable(case.error) else None,
+            )
+            problem = next((p for p in problems if p), None)
+            if problem:
+                return f"case {case.name!r}: {problem}" if case.name else problem
+        if not _encodable(json.dumps(self.environment, ensure_ascii=False)):
+            return "its environment is not encodable text"
+        return None
 
     def to_json(self) -> dict[str, Any]:
         return {

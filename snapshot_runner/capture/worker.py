@@ -1,34 +1,42 @@
-"""The worker: capture cases inside whichever interpreter has the torch under test.
+"""The worker: captures cases, one at a time as the supervisor asks, inside
+whichever interpreter has the torch under test.
 
 It needs only torch (and numpy) and the standard library, so any interpreter
-with torch can run it: a cached environment made by ``envs``, a conda env with a
-nightly. The host (``host.py``) loads this package into it by path, sends a
-``CaptureRequest`` as JSON on stdin and reads the response from the file named
-on the command line:
+with torch can run it: this one, a cached environment made by ``envs``, a
+conda env with a nightly. The host (``envs/host.py``, ``envs/supervisor.py``) loads this package into it by
+path and talks to it over two pipes of their own, never stdin/stdout: whatever
+a case prints goes to the worker's output file, which the host reads only for
+the last lines of a failing case. One JSON object a line:
 
-    {"report": <CaptureReport JSON>}   the capture ran (cases may still have failed)
-    {"error": "<one line>"}            it could not: no torch, no cases directory, unknown case
+    host -> worker   {"op": "run", "name": NAME}        capture this case next
+                     end of the pipe                      finish
+    worker -> host   {"event": "loading", "path", "module"}  about to import a case module
+                     {"event": "start", ...}              the cases are selected (``CaptureStart``)
+                     {"event": "error", "message"}        it cannot run: no torch, no cases directory, unknown case
+                     {"event": "result", "result"}        one case done
 
-As it goes it writes ``EVENT`` lines to stderr: a ``start`` (environment and
-selected cases) and a ``result`` per case, so the host can show progress and
-store each case as it finishes. Anything else there (torch warnings, prints,
-tracebacks under --debug) is for the user.
+Before each case the worker restores the process state (``isolation``), so a
+case sees the same state whichever cases ran before it in this worker.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
 import sys
+import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import IO, Any
 
-from snapshot_runner.capture.discovery import CaseSelectionError, discover, select
-from snapshot_runner.capture.results import CaptureReport, CaseResult
+from snapshot_runner.capture.discovery import CaseSelectionError, discover, exit_message, select
+from snapshot_runner.capture.results import CaseResult, CaseStatus
 
-EVENT = "@snapshot-runner-event "
+# Lines of a failing case's output kept with its error, and how long each may be.
+OUTPUT_LINES = 15
+OUTPUT_LINE_CHARS = 300
 
 
 class RequestError(Exception):
@@ -41,11 +49,13 @@ class CaptureRequest:
     names: tuple[str, ...] = ()
     substring: str | None = None
     level: str = "canonical"
-    # Print tracebacks of failures to stderr: they are not part of the report.
+    # Print tracebacks of failures to the output: they are not part of the report.
     debug: bool = False
+    # Case modules not to import: importing them killed an earlier worker.
+    exclude: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return {**dataclasses.asdict(self), "names": list(self.names)}
+        return {**dataclasses.asdict(self), "names": list(self.names), "exclude": list(self.exclude)}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> CaptureRequest:
@@ -55,6 +65,7 @@ class CaptureRequest:
             substring=data.get("substring"),
             level=data.get("level", "canonical"),
             debug=bool(data.get("debug")),
+            exclude=tuple(data.get("exclude") or ()),
         )
 
 
@@ -65,13 +76,22 @@ class CaptureStart:
     environment: dict[str, Any]
     cases: list[str]  # selected case names, in capture order
     source_files: list[str]  # the files that define them
+    load_errors: list[str] = dataclasses.field(default_factory=list)
+    # A case's own ``timeout=`` option, where it has one (seconds).
+    timeouts: dict[str, float] = dataclasses.field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> CaptureStart:
-        return cls(dict(data["environment"]), list(data["cases"]), list(data["source_files"]))
+        return cls(
+            dict(data["environment"]),
+            list(data["cases"]),
+            list(data["source_files"]),
+            list(data.get("load_errors") or []),
+            {str(k): float(v) for k, v in (data.get("timeouts") or {}).items()},
+        )
 
 
 OnStart = Callable[[CaptureStart], None]
@@ -89,76 +109,107 @@ def _require_torch() -> None:
         raise RequestError(f"{what} {sys.executable}: {type(exc).__name__}: {first}") from None
 
 
-def capture(
-    request: CaptureRequest,
-    log: TextIO,
-    on_start: OnStart | None = None,
-    on_result: OnResult | None = None,
-) -> CaptureReport:
-    """Discover, select and capture in this process."""
-    _require_torch()
-    from snapshot_runner.capture.normalize import Context
-    from snapshot_runner.capture.recorder import capture_cases
-
-    from . import environment
-
+def output_tail(path: Path, lines: int = OUTPUT_LINES) -> list[str]:
+    """The last non-blank lines of a case's output (a worker's output file)."""
     try:
-        found = discover(request.cases_dir)
-        cases = select(found.cases, request.names, request.substring)
-    except (FileNotFoundError, CaseSelectionError) as exc:
-        raise RequestError(str(exc)) from None
-    if request.debug:
-        for error in found.errors:
-            print(error.traceback, file=log)
-    env = environment.describe()
-    if on_start:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - lines * OUTPUT_LINE_CHARS * 2))
+            text = f.read().decode("utf-8", errors="replace")
+    except OSError:
+        return []
+    kept = [line.rstrip()[:OUTPUT_LINE_CHARS] for line in text.splitlines() if line.strip()]
+    return kept[-lines:]
+
+
+class Session:
+    """The worker's side of one capture: discovery once, then cases on demand."""
+
+    def __init__(self, request: CaptureRequest, events: IO[str], output: Path) -> None:
+        self.request = request
+        self.events = events
+        self.output = output
+
+    def emit(self, kind: str, **data: Any) -> None:
+        self.events.write(json.dumps({"event": kind, **data}) + "\n")
+        self.events.flush()
+
+    def load(self) -> CaptureStart:
+        _require_torch()
+        from snapshot_runner.capture import environment
+        from snapshot_runner.capture.isolation import Baseline
+        from snapshot_runner.capture.normalize import Context
+
+        root = Path(self.request.cases_dir)
+        if root.is_dir() and str(root.resolve()) not in sys.path:
+            sys.path.insert(0, str(root.resolve()))  # before the baseline: case modules share helpers
+        self.baseline = Baseline.take(root)
+        try:
+            found = discover(
+                root,
+                exclude=self.request.exclude,
+                before_import=lambda path, module: self.emit("loading", path=str(path), module=module),
+            )
+            cases = select(found.cases, self.request.names, self.request.substring)
+        except (FileNotFoundError, CaseSelectionError) as exc:
+            raise RequestError(str(exc)) from None
+        self.baseline.keep_modules()
+        if self.request.debug:
+            for error in found.errors:
+                print(error.traceback, file=sys.stderr)
+        self.cases = {case.name: case for case in cases}
+        self.ctx = Context.current(found.cases_dir)
         sources = list(dict.fromkeys(case.source_file for case in cases if case.source_file))
-        on_start(CaptureStart(env, [case.name for case in cases], sources))
-    results = capture_cases(
-        cases,
-        level=request.level,
-        ctx=Context.current(found.cases_dir),
-        progress=(lambda _case, result: on_result(result)) if on_result else None,
-    )
-    return CaptureReport(
-        environment=env,
-        cases=results,
-        normalize=request.level,
-        load_errors=[error.one_line() for error in found.errors],
-    )
+        return CaptureStart(
+            environment=environment.describe(),
+            cases=[case.name for case in cases],
+            source_files=sources,
+            load_errors=[error.one_line() for error in found.errors],
+            timeouts={c.name: float(c.options.timeout) for c in cases if c.options.timeout is not None},
+        )
+
+    def run(self, name: str) -> CaseResult:
+        from snapshot_runner.capture.recorder import capture_case, location_in
+
+        self.baseline.restore()
+        _clear_output()
+        try:
+            result = capture_case(self.cases[name], level=self.request.level, ctx=self.ctx)
+        except (SystemExit, KeyboardInterrupt) as exc:  # the case tried to end the worker
+            where = location_in(exc, self.ctx.cases_dir)
+            result = CaseResult(name=name, status=CaseStatus.ERROR, error=f"{where}{exit_message(exc)}", debug_traceback=traceback.format_exc())
+        if result.status.failed:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            result.output = output_tail(self.output)
+            if self.request.debug and result.debug_traceback:
+                print(result.debug_traceback, file=sys.stderr, flush=True)
+        return result
 
 
-def _emit(kind: str, data: dict[str, Any]) -> None:
-    # The case's own output shares the host's pipe: flush it, and start the
-    # event on a line of its own, so a print(..., end="") cannot swallow it.
+def _clear_output() -> None:
+    """Empty the output file (stdout and stderr share it, opened for appending)."""
     sys.stdout.flush()
-    print("\n" + EVENT + json.dumps({"event": kind, **data}), file=sys.stderr, flush=True)
-
-
-def _emit_start(start: CaptureStart) -> None:
-    _emit("start", start.to_json())
-
-
-def _emit_result(debug: bool) -> OnResult:
-    def emit(result: CaseResult) -> None:
-        if debug and result.debug_traceback:
-            print(result.debug_traceback, file=sys.stderr)
-        _emit("result", {"result": result.to_json()})
-
-    return emit
+    sys.stderr.flush()
+    with contextlib.suppress(OSError):  # not a file (run by hand on a terminal): nothing to clear
+        os.ftruncate(1, 0)
 
 
 def main(argv: Sequence[str]) -> int:
-    """``main([RESPONSE_PATH])`` with the request on stdin; see ``host.BOOTSTRAP``."""
-    (response_path,) = argv
-    request = CaptureRequest.from_json(json.loads(sys.stdin.read()))
+    """``main([COMMAND_FD, EVENT_FD, OUTPUT_PATH])`` with the request as the first command; see ``host.BOOTSTRAP``."""
+    command_fd, event_fd, output_path = argv
+    commands = os.fdopen(int(command_fd), "r", encoding="utf-8")
+    events = os.fdopen(int(event_fd), "w", encoding="utf-8")
+    request = CaptureRequest.from_json(json.loads(commands.readline()))
+    session = Session(request, events, Path(output_path))
     try:
-        report = capture(request, sys.stderr, _emit_start, _emit_result(request.debug))
-        response: dict[str, Any] = {"report": report.to_json()}
+        start = session.load()
     except RequestError as exc:
-        response = {"error": str(exc)}
-    # Written whole then renamed: a crash never leaves half a response behind.
-    partial = Path(f"{response_path}.partial")
-    partial.write_text(json.dumps(response), encoding="utf-8")
-    os.replace(partial, response_path)
+        session.emit("error", message=str(exc))
+        return 0
+    session.emit("start", **start.to_json())
+    for line in commands:
+        command = json.loads(line)
+        if command.get("op") == "run":
+            session.emit("result", result=session.run(command["name"]).to_json())
     return 0

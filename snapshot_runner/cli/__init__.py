@@ -8,12 +8,14 @@ and exit status 2; ``--debug`` adds tracebacks.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from typing import TextIO
 
 from snapshot_runner.cli import bisect, capture, envs, history, nightly
-from snapshot_runner.cli.common import CliError, Exit, Handler
+from snapshot_runner.cli.common import CliError, Exit, Handler, Interrupted, raise_interrupted
 
 # The command groups in the order `--help` lists them.
 GROUPS = (capture, history, bisect, envs, nightly)
@@ -35,8 +37,15 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     err = err or sys.stderr
     root, handlers = parser()
     args = root.parse_args(argv)
+    # Off the main thread (a library caller's thread) signals cannot be handled here.
+    handled = (signal.SIGINT, signal.SIGTERM) if threading.current_thread() is threading.main_thread() else ()
+    previous = {signum: signal.signal(signum, raise_interrupted) for signum in handled}
     try:
         return handlers[args.command](args, out, err)
+    except Interrupted as exc:
+        detail = f": {exc.detail}" if exc.detail else ""
+        print(f"snapshot-runner: interrupted by {signal.Signals(exc.signum).name}{detail}", file=err)
+        return 128 + exc.signum
     except CliError as exc:
         print(f"snapshot-runner: error: {exc}", file=err)
         return Exit.USAGE
@@ -45,3 +54,6 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
             raise
         print(f"snapshot-runner: error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", file=err)
         return Exit.USAGE
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

@@ -12,6 +12,7 @@ from snapshot_runner.cli.common import (
     Exit,
     Handler,
     add_debug,
+    add_run_options,
     add_selection,
     add_target_options,
     capture_report,
@@ -28,6 +29,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> dict[s
     add_selection(p_capture)
     p_capture.add_argument("--normalize", choices=("native", "canonical"), default="canonical")
     p_capture.add_argument("--json", dest="json_path", default=None, metavar="PATH|-", help="write the JSON report")
+    add_run_options(p_capture)
     add_target_options(p_capture)
 
     p_show = sub.add_parser("show", help="capture one case and print its artifacts")

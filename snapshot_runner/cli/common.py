@@ -7,11 +7,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import enum
+import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
-
-from snapshot_runner.capture.results import CaseStatus
 
 if TYPE_CHECKING:
     from snapshot_runner.capture.results import CaptureReport, CaseResult
@@ -31,6 +30,21 @@ class Exit(enum.IntEnum):
 
 class CliError(Exception):
     """A user-facing error: printed as one line, exit status 2."""
+
+
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM arrived: one line, exit 128 + the signal's number.
+
+    A BaseException, like KeyboardInterrupt, so that no ``except Exception``
+    on the way up swallows it."""
+
+    def __init__(self, signum: int, detail: str = "") -> None:
+        super().__init__(signum, detail)
+        self.signum, self.detail = signum, detail
+
+
+def raise_interrupted(signum: int, _frame: object) -> None:
+    raise Interrupted(signum)
 
 
 ENVS_DIR_HELP = "the cache of --torch environments (default: $SNAPSHOT_RUNNER_ENVS or ~/.cache/snapshot-runner/envs)"
@@ -69,6 +83,45 @@ def add_target_options(p: argparse.ArgumentParser) -> None:
     add_installer_options(group)
 
 
+def number_in(kind: type[int] | type[float], low: float, high: float, *, auto: int | None = None) -> Callable[[str], int | float]:
+    """An argparse type: a ``kind`` number from ``low`` to ``high``; ``auto`` stands for the word ``auto``."""
+
+    def parse(text: str) -> int | float:
+        if auto is not None and text == "auto":
+            return auto
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not {'a whole number' if kind is int else 'a number'}: {text!r}") from None
+        if not low <= value <= high:
+            shown = (f"{kind(bound):g}" if kind is float else str(kind(bound)) for bound in (low, high))
+            raise argparse.ArgumentTypeError(f"{text} is out of range: {' to '.join(shown)}")
+        return value
+
+    return parse
+
+
+def add_run_options(p: argparse.ArgumentParser) -> None:
+    """``--jobs`` and ``--timeout``: how the supervised workers run the cases."""
+    from snapshot_runner.envs.supervisor import DEFAULT_TIMEOUT
+
+    p.add_argument(
+        "-j",
+        "--jobs",
+        type=number_in(int, 1, 1024, auto=os.cpu_count() or 1),
+        default=1,
+        metavar="N|auto",
+        help="capture in N worker processes (auto: one per core; default: 1)",
+    )
+    p.add_argument(
+        "--timeout",
+        type=number_in(float, 0.1, 7 * 24 * 3600),
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help=f"stop a case running longer and report it as an error (default: {DEFAULT_TIMEOUT:g}; a case's own timeout= wins)",
+    )
+
+
 def torch_spec(args: argparse.Namespace, version: str) -> TorchSpec:
     """``version`` with the installer options of ``add_target_options``."""
     from snapshot_runner.envs.torch_spec import SpecError, TorchSpec
@@ -102,13 +155,14 @@ def capture_report(
     on_start: OnStart | None = None,
     on_result: OnResult | None = None,
 ) -> CaptureReport:
-    """Capture under ``under`` (default: the options' target) behind a progress
-    bar; failures to start or finish become ``CliError``."""
+    """Capture under ``under`` (default: the options' target), with the
+    ``add_run_options`` where the command has them, behind a progress bar;
+    failures to start or finish become ``CliError``."""
     from snapshot_runner.capture.worker import CaptureRequest
     from snapshot_runner.cli.progress import progress_reporter
     from snapshot_runner.envs import target as targets
-    from snapshot_runner.envs.host import RequestError, WorkerError
     from snapshot_runner.envs.installer import InstallError
+    from snapshot_runner.envs.supervisor import DEFAULT_TIMEOUT, RequestError, WorkerError
     from snapshot_runner.envs.torch_spec import SpecError
 
     chosen = under if under is not None else target(args)
@@ -127,7 +181,15 @@ def capture_report(
 
         try:
             request = CaptureRequest(str(args.cases_dir), tuple(names), substring, level, args.debug)
-            return targets.capture(chosen, request, on_start=started, on_result=finished, log=err)
+            return targets.capture(
+                chosen,
+                request,
+                jobs=getattr(args, "jobs", 1),
+                timeout=getattr(args, "timeout", DEFAULT_TIMEOUT),
+                on_start=started,
+                on_result=finished,
+                log=err,
+            )
         except (SpecError, InstallError, RequestError, WorkerError) as exc:
             raise CliError(str(exc)) from None
 
@@ -138,7 +200,8 @@ def open_store(url: str | None, *, create: bool = False) -> Iterator[Store]:
     # Imported here: `capture` on a GPU box runs this CLI without SQLAlchemy.
     from sqlalchemy.exc import SQLAlchemyError
 
-    from snapshot_runner.history.store import Store, StoreError
+    from snapshot_runner.history.store import Store, StoreError, database_url
+    from snapshot_runner.redact import scrub
 
     try:
         store = Store.open(url, create=create)
@@ -147,15 +210,22 @@ def open_store(url: str | None, *, create: bool = False) -> Iterator[Store]:
     try:
         yield store
     except SQLAlchemyError as exc:  # a database that fails after it opened: locked, gone, refused
-        raise CliError(f"{store.url}: {type(exc).__name__}: {str(getattr(exc, 'orig', None) or exc).strip().splitlines()[0]}") from None
+        message = scrub(str(getattr(exc, "orig", None) or exc).strip().splitlines()[0], database_url(url))
+        raise CliError(f"{store.url}: {type(exc).__name__}: {message}") from None
     finally:
         store.close()
 
 
+# Of a failing case's kept output, the lines shown under its error.
+SHOWN_OUTPUT_LINES = 5
+
+
 def report_failures(results: Sequence[CaseResult], debug: bool, err: TextIO) -> None:
     for result in results:
-        if result.status in (CaseStatus.ERROR, CaseStatus.MISMATCH):
+        if result.status.failed:
             print(f"{result.status}: {result.name}: {result.error}", file=err)
+            for line in result.output[-SHOWN_OUTPUT_LINES:]:
+                print(f"    | {line}", file=err)
             if debug and result.debug_traceback:
                 print(result.debug_traceback, file=err)
 

@@ -18,14 +18,18 @@ from snapshot_runner.cli.common import (
     CliError,
     Exit,
     Handler,
+    Interrupted,
     add_db,
     add_debug,
+    add_run_options,
     add_selection,
     add_target_options,
     capture_report,
+    number_in,
     open_store,
     report_failures,
 )
+from snapshot_runner.drift.semantic import Level
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> dict[str, Handler]:
@@ -34,6 +38,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> dict[s
     add_db(p_record)
     p_record.add_argument("--label", default=None, help="a name for the run (e.g. nightly-2026-11-27)")
     p_record.add_argument("--from-json", default=None, metavar="PATH", help="store a `capture --json` report made elsewhere instead of capturing")
+    add_run_options(p_record)
     sharding = p_record.add_argument_group("shards: one run recorded by N processes on any machines (both options together)")
     sharding.add_argument("--shard", default=None, metavar="K/N", help="record only shard K of N of the selected cases")
     sharding.add_argument("--run-key", default=None, metavar="KEY", help="the run the shards share, e.g. <CI run id>-<torch>-<device>")
@@ -59,8 +64,22 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> dict[s
     p_drift.add_argument("--out", default=None, metavar="PATH", help="write the report here (default: stdout)")
     p_drift.add_argument("--snapshots-dir", default="snapshots", help="the goldens REF 'golden' means (default: snapshots)")
     p_drift.add_argument("--include-incomplete", action="store_true", help="let REFs name incomplete runs")
-    p_drift.add_argument("--fail-on-drift", action="store_true", help="exit 1 when anything changed")
-    p_drift.add_argument("--matrix-runs", type=int, default=20, metavar="N", help="HTML: the cases × runs grid shows the last N complete runs (default: 20)")
+    p_drift.add_argument("--fail-on-drift", action="store_true", help="exit 1 when anything changed (as --fail-on text)")
+    p_drift.add_argument(
+        "--fail-on",
+        type=_level,
+        default=None,
+        metavar="LEVEL",
+        help=f"exit 1 when an artifact changed at LEVEL or above ({', '.join(Level)}; least first); cases added, removed or failing always count",
+    )
+    p_drift.add_argument("--raw-diff", action="store_true", help="md: show raw text diffs instead of semantic ones (JSON and HTML have both)")
+    p_drift.add_argument(
+        "--matrix-runs",
+        type=number_in(int, 1, 10_000),
+        default=20,
+        metavar="N",
+        help="HTML: the cases × runs grid shows the last N complete runs (default: 20)",
+    )
     p_drift.add_argument("-k", dest="substring", default=None, metavar="SUBSTRING", help="only cases whose name contains it")
     p_drift.add_argument("--case", action="append", default=[], metavar="NAME", help="only this case (repeatable; with --python/--torch, the cases captured)")
     p_drift.add_argument("--cases-dir", default="cases", help="with --python/--torch: directory of case modules (default: cases)")
@@ -72,7 +91,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> dict[s
     p_history.add_argument("name", help="case name")
     p_history.add_argument("artifact", nargs="?", help="artifact key (default: every key of the case)")
     p_history.add_argument("--include-incomplete", action="store_true")
-    p_history.add_argument("--show", type=int, default=None, metavar="N", help="print the text of version N (vN) of ARTIFACT")
+    p_history.add_argument("--show", type=number_in(int, 1, 1_000_000_000), default=None, metavar="N", help="print the text of version N (vN) of ARTIFACT")
     return {"record": cmd_record, "runs": cmd_runs, "drift": cmd_drift, "history": cmd_history}
 
 
@@ -81,14 +100,21 @@ def cmd_record(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     if args.shard is not None or args.run_key is not None:
         return _record_shard(args, out, err)
+    try:
+        # Checked completely before the database is even opened.
+        given = load_report(args.from_json) if args.from_json else None
+    except RecordError as exc:
+        raise CliError(str(exc)) from None
     with open_store(args.db, create=True) as store:
-        recorder = RunRecorder(store, args.label, on_begin=lambda run_id: print(f"recording run {run_id} into {store.url}", file=err))
         try:
-            if args.from_json:
-                report = load_report(args.from_json)
-            else:
-                report = capture_report(args, err, args.case, args.substring, on_start=recorder.started, on_result=recorder.add)
+            recorder = RunRecorder(store, args.label, on_begin=lambda run_id: print(f"recording run {run_id} into {store.url}", file=err))
+        except RecordError as exc:
+            raise CliError(str(exc)) from None
+        try:
+            report = given or capture_report(args, err, args.case, args.substring, on_start=recorder.started, on_result=recorder.add)
             run_id = recorder.finish(report)
+        except Interrupted as exc:
+            raise Interrupted(exc.signum, recorder.left_incomplete()) from None
         except RecordError as exc:
             raise CliError(str(exc)) from None
     return _recorded(run_id, report.cases, args, out, err, load_errors=bool(report.load_errors))
@@ -158,9 +184,9 @@ def cmd_runs(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     rows = [
         (
             str(r.id),
-            r.label or "-",
-            r.environment["torch_version"],
-            r.environment["device"],
+            _printable(r.label or "-"),
+            _printable(str(r.environment["torch_version"])),
+            _printable(str(r.environment["device"])),
             r.kind,
             r.status,
             _when(r.started_at),
@@ -173,6 +199,11 @@ def cmd_runs(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     for row in [header, *rows]:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip(), file=out)
     return Exit.OK
+
+
+def _printable(text: str) -> str:
+    """Control characters (an escape sequence in a label) shown escaped, never sent to the terminal."""
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
 
 
 def cmd_drift(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -195,7 +226,7 @@ def cmd_drift(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         # Only the HTML report draws the history grid; the others skip the query.
         if args.format == "html" and store is not None:
             report.matrix = version_matrix(store, [c.name for c in report.cases], last=args.matrix_runs, also=tuple(s.run_id for s in sides))
-    text = renderer(args.format)(report)
+    text = renderer(args.format)(report, raw_diff=args.raw_diff)
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(text, encoding="utf-8")
@@ -203,7 +234,23 @@ def cmd_drift(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         out.write(text)
     counts = report.counts()
     print(f"drift {report.before.title} → {report.after.title}: " + ", ".join(f"{n} {s}" for s, n in counts.items()), file=err)
-    return Exit.FAILED if args.fail_on_drift and report.has_changes else Exit.OK
+    classes = report.classification_counts()
+    if classes:
+        print("changed artifacts: " + ", ".join(f"{n} {level}" for level, n in classes.items()), file=err)
+    fail_on = Level.TEXT if args.fail_on_drift else args.fail_on
+    if fail_on is None:
+        return Exit.OK
+    failing = report.failing(fail_on)
+    if failing:
+        print(f"{len(failing)} change(s) at --fail-on {fail_on} or above, e.g. {failing[0]}", file=err)
+    return Exit.FAILED if failing else Exit.OK
+
+
+def _level(value: str) -> Level:
+    try:
+        return Level(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"unknown level {value!r}; choose from {', '.join(Level)}") from None
 
 
 def cmd_history(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

@@ -12,6 +12,7 @@ from snapshot_runner.cli.common import (
     Exit,
     Handler,
     add_db,
+    add_run_options,
     add_selection,
     add_target_options,
     open_store,
@@ -35,6 +36,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> dict[s
     p.add_argument("--snapshots-dir", default="snapshots", help="the goldens the first night compares with (default: snapshots)")
     p.add_argument("--bisect", action="store_true", help="bisect every case whose graphs changed under a new torch")
     p.add_argument("--versions-file", default=None, metavar="FILE", help="candidate versions for --bisect, one per line")
+    add_run_options(p)
     p.add_argument(
         "--report-run",
         default=None,
@@ -76,6 +78,8 @@ def cmd_nightly(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         versions=_versions(args.versions_file),
         spec_of=lambda version: torch_spec(args, version),
         debug=args.debug,
+        jobs=args.jobs,
+        timeout=args.timeout,
     )
     with open_store(args.db, create=not args.report_run) as store, contextlib.ExitStack() as stack:
         advance = []

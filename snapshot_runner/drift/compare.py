@@ -20,7 +20,8 @@ from typing import Any
 from snapshot_runner.capture.artifacts import Family, family
 from snapshot_runner.capture.names import name_of_golden_parts
 from snapshot_runner.capture.results import CaptureReport, CaseStatus
-from snapshot_runner.drift.structure import Classification, describe_change
+from snapshot_runner.drift.semantic import Level
+from snapshot_runner.drift.structure import describe, fails
 from snapshot_runner.goldens import layout as golden
 from snapshot_runner.history.models import RunKind, RunStatus
 from snapshot_runner.history.store import RunInfo, Store, StoredResult, sha256
@@ -161,12 +162,20 @@ class ArtifactDrift:
     change: str
     classification: str | None = None
     summary: list[str] = dataclasses.field(default_factory=list)
-    diff: str = ""
+    diff: str = ""  # the raw text diff
+    semantic_diff: str = ""  # one line for a renamed or reordered graph, a dataflow-aligned diff otherwise
     before: str | None = None  # full texts, for side-by-side views; not in JSON
     after: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"key": self.key, "change": self.change, "classification": self.classification, "summary": self.summary, "diff": self.diff}
+        return {
+            "key": self.key,
+            "change": self.change,
+            "classification": self.classification,
+            "summary": self.summary,
+            "semantic_diff": self.semantic_diff,
+            "diff": self.diff,
+        }
 
 
 @dataclasses.dataclass
@@ -226,20 +235,38 @@ class DriftReport:
         """Changed cases whose graphs changed, and those whose guards alone did:
         a compiler engineer reads the two lists differently."""
         kinds = [{(family(a.key), a.classification) for a in c.changed_artifacts} for c in self.cases if c.status == Change.CHANGED]
+        real = {(Family.GRAPH, level) for level in (Level.STRUCTURAL, Level.SIGNATURE, Level.METADATA)}
         return {
-            "graphs_changed": sum(bool(k & {(Family.GRAPH, Classification.STRUCTURAL), (Family.GRAPH, Classification.SIGNATURE)}) for k in kinds),
+            "graphs_changed": sum(bool(k & real) for k in kinds),
             "guards_only": sum({f for f, _ in k} == {Family.GUARDS} for k in kinds),
         }
+
+    def classification_counts(self) -> dict[str, int]:
+        """Changed artifacts (of cases on both sides) by classification, least change first."""
+        found = [a.classification for c in self.cases for a in c.changed_artifacts if a.change == Change.CHANGED]
+        return {level: found.count(level) for level in Level if level in found}
 
     @property
     def has_changes(self) -> bool:
         return any(c.status != Change.UNCHANGED for c in self.cases)
+
+    def failing(self, fail_on: Level) -> list[str]:
+        """``case/key`` of each change that fails under ``--fail-on fail_on``
+        (cases added, removed or changing status always do)."""
+        found = []
+        for case in self.cases:
+            if case.status in (Change.ADDED, Change.REMOVED, Change.STATUS_CHANGED):
+                found.append(case.name)
+                continue
+            found += [f"{case.name}/{a.key}" for a in case.changed_artifacts if a.change != Change.CHANGED or fails(a.classification, fail_on)]
+        return found
 
     def to_json(self) -> dict[str, Any]:
         return {
             "from": {"ref": self.before.ref, "title": self.before.title, **self.before.description},
             "to": {"ref": self.after.ref, "title": self.after.title, **self.after.description},
             "counts": {**self.counts(), **self.graph_and_guard_counts()},
+            "classifications": self.classification_counts(),
             "cases": [c.to_json() for c in self.cases],
         }
 
@@ -318,4 +345,5 @@ def _fill_in_texts(before: Side, after: Side, cases: list[CaseDrift]) -> None:
         artifact.after = new_texts.get(new_hash) if new_hash else None
         artifact.diff = unified_diff(artifact.before or "", artifact.after or "", artifact.key, before.ref, after.ref)
         if artifact.change == Change.CHANGED:
-            artifact.classification, artifact.summary = describe_change(artifact.key, artifact.before or "", artifact.after or "")
+            description = describe(artifact.key, artifact.before or "", artifact.after or "", from_name=before.ref, to_name=after.ref)
+            artifact.classification, artifact.summary, artifact.semantic_diff = description.level, description.summary, description.semantic_diff

@@ -16,8 +16,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from packaging.specifiers import SpecifierSet
-
 from snapshot_runner.envs.torch_spec import TorchSpec
 
 INSTALLER_VAR = "SNAPSHOT_RUNNER_INSTALLER"
@@ -120,6 +118,9 @@ def make_torch_env(spec: TorchSpec, env_dir: Path, log: TextIO | None = None) ->
         returncode, lines = _run(command, log)
         if returncode != 0:
             raise InstallError(f"{installer} could not install {spec.requirement}: {failure_reason(lines)}")
+    # Imported here: `capture` without --torch runs where only torch is installed.
+    from packaging.specifiers import SpecifierSet
+
     version = installed_torch(env_dir)
     # "==2.13.0" is met by "2.13.0+cpu"; anything else means an index gave another torch.
     if not SpecifierSet(f"=={spec.version}").contains(version, prereleases=True):

@@ -4,6 +4,7 @@ and the check of one case's artifacts against its goldens."""
 from __future__ import annotations
 
 import difflib
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +14,8 @@ from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 
 from snapshot_runner.capture.case import Case
 from snapshot_runner.capture.results import CaseResult
+from snapshot_runner.drift.semantic import Level
+from snapshot_runner.drift.structure import describe, fails
 from snapshot_runner.goldens.layout import SUFFIX, case_root, environment_note, golden_path, read_goldens, write_environment
 
 if TYPE_CHECKING:
@@ -77,16 +80,30 @@ def unified_diff(golden: str | None, captured: str, key: str) -> str:
 # --- checking one case --------------------------------------------------------
 
 
+def _difference(key: str, before: str | None, text: str, raw_diff: bool) -> tuple[Level | None, list[str]]:
+    """The classification of one differing artifact and what to show of it."""
+    if before is None:
+        return None, [unified_diff(before, text, key)]
+    description = describe(key, before, text, from_name="golden", to_name="captured")
+    view = unified_diff(before, text, key) if raw_diff or not description.semantic_diff else description.semantic_diff.rstrip("\n")
+    return description.level, [f"    {line}" for line in description.summary[:3]] + [view]
+
+
 def check_case(
     result: CaseResult,
     case: Case,
     snapshot: SnapshotAssertion,
     root: Path,
     environment: dict[str, Any],
+    *,
+    fail_on: Level = Level.TEXT,
+    raw_diff: bool = False,
 ) -> list[str]:
     """Compare (or, with --snapshot-update, write) every artifact of one case.
 
-    Returns the failure report, empty when all goldens match.
+    Returns the failure report, empty when all goldens match or every change is
+    below ``fail_on`` (those are warned about). Each artifact shows its
+    classification, its summary and its semantic diff (``raw_diff``: the text diff).
     """
     update = bool(snapshot.session.update_snapshots)
     golden = snapshot.use_extension(GoldenExtension)
@@ -96,9 +113,13 @@ def check_case(
         path = golden_path(root, case, key)
         before = path.read_text(encoding="utf-8") if path.exists() else None
         if not golden(name=key) == text:  # noqa: SIM201  # syrupy's assertion is its __eq__
+            level, shown = _difference(key, before, text, raw_diff)
+            if not update and not fails(level, fail_on):
+                warnings.warn(f"{case.name}: {key} changed ({level}); passes under --snapshot-runner-fail-on {fail_on}", stacklevel=1)
+                continue
             differing += 1
-            problems.append(f"--- {key} ({path})")
-            problems.append(unified_diff(before, text, key))
+            problems.append(f"--- {key}: {level or 'new'} ({path})")
+            problems += shown
     stale = sorted(set(read_goldens(root, case)) - set(result.artifacts))
     for key in stale:
         path = golden_path(root, case, key)

@@ -25,10 +25,12 @@ from snapshot_runner.capture.case import Case
 from snapshot_runner.capture.discovery import Discovery, LoadError, discover
 from snapshot_runner.capture.normalize import Context
 from snapshot_runner.capture.results import CaseStatus
+from snapshot_runner.drift.semantic import Level
 from snapshot_runner.goldens.extension import SNAPSHOTS_DIR, check_case, snapshots_root
 from snapshot_runner.goldens.layout import case_root, orphan_case_dirs, remove_case_dir
 
 CASES_DIR = pytest.StashKey[Path]()
+FAIL_ON = pytest.StashKey[Level]()
 # Cases found once per session (per xdist worker), on first use.
 DISCOVERY = pytest.StashKey[Discovery]()
 
@@ -37,6 +39,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("snapshot_runner", "golden-graph snapshots")
     group.addoption("--cases-dir", default=None, help="directory of case modules (default: cases)")
     group.addoption("--snapshots-dir", default=None, help="directory of golden snapshots (default: snapshots)")
+    group.addoption(
+        "--snapshot-runner-fail-on",
+        default=None,
+        choices=[str(level) for level in Level],
+        help="fail a golden only for changes at this level or above (default: text, i.e. any change; least first: " + ", ".join(Level) + ")",
+    )
+    group.addoption("--snapshot-runner-raw-diff", action="store_true", help="show raw text diffs of failing goldens instead of semantic ones")
+    parser.addini("snapshot_runner_fail_on", "as --snapshot-runner-fail-on", default=str(Level.TEXT))
     parser.addini("snapshot_runner_cases_dir", "directory of case modules", default="cases")
     parser.addini("snapshot_runner_snapshots_dir", "directory of golden snapshots", default="snapshots")
 
@@ -51,6 +61,11 @@ def _resolve(config: pytest.Config, option: str, ini: str) -> Path:
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[CASES_DIR] = _resolve(config, "cases_dir", "snapshot_runner_cases_dir")
     config.stash[SNAPSHOTS_DIR] = _resolve(config, "snapshots_dir", "snapshot_runner_snapshots_dir")
+    fail_on = config.getoption("snapshot_runner_fail_on") or config.getini("snapshot_runner_fail_on")
+    try:
+        config.stash[FAIL_ON] = Level(fail_on)
+    except ValueError:
+        raise pytest.UsageError(f"snapshot_runner_fail_on = {fail_on!r}: not a level ({', '.join(Level)})") from None
     # Inductor's provenance tracking turns on torch's structured trace (for
     # tlparse, not people): its empty DEBUG records would fill a failing
     # golden's "Captured log" section. Left alone when TORCH_TRACE asks for them.
@@ -105,7 +120,10 @@ def test_golden(
     if result.status != CaseStatus.OK:
         pytest.fail(f"{golden_case.name}: {result.status}: {result.error}", pytrace=False)
     root = case_root(snapshots_root(request.config), golden_case, golden_environment["torch_version"])
-    problems = check_case(result, golden_case, snapshot, root, golden_environment)
+    config = request.config
+    problems = check_case(
+        result, golden_case, snapshot, root, golden_environment, fail_on=config.stash[FAIL_ON], raw_diff=config.getoption("snapshot_runner_raw_diff")
+    )
     if problems:
         pytest.fail("\n".join(problems), pytrace=False)
 

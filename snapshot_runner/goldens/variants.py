@@ -5,7 +5,7 @@ no syrupy there); this writes that report's goldens here, each case into the
 directory the golden test reads (``snapshots/cuda-torch<version>/...`` for GPU
 cases), so a later ``pytest`` on a GPU machine checks against them::
 
-    python -m snapshot_runner.variant_goldens reports/gpu-capture.json
+    python -m snapshot_runner.goldens.variants reports/gpu-capture.json
 
 The artifacts are normalized again on the way in (every rule is idempotent),
 so rules added after the capture apply to its goldens too.
@@ -27,9 +27,15 @@ from snapshot_runner.goldens.layout import case_dir, case_root, golden_path, rea
 
 
 def write_goldens(report: CaptureReport, cases: Sequence[Case], root: Path) -> list[str]:
-    """Write the goldens of every ``ok`` case of ``report``; return one line per case not written."""
+    """Write the goldens of every ``ok`` case of ``report``; return one line per case not written.
+
+    Raises ``ValueError`` before writing anything if the report is not canonical
+    or holds a name or key that is not one (a key is a file name under ``root``)."""
     if report.normalize != "canonical":
         raise ValueError(f"goldens need a canonical capture, this report is {report.normalize!r}")
+    problem = report.problem()
+    if problem:
+        raise ValueError(f"this report cannot be written as goldens: {problem}")
     torch_version = str(report.environment.get("torch_version", ""))
     by_name = {c.name: c for c in cases}
     skipped = []
@@ -53,13 +59,20 @@ def write_goldens(report: CaptureReport, cases: Sequence[Case], root: Path) -> l
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m snapshot_runner.variant_goldens", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m snapshot_runner.goldens.variants", description=__doc__.split("\n\n")[0])
     parser.add_argument("report", type=Path, help="JSON written by `snapshot-runner capture --json`")
     parser.add_argument("--cases-dir", type=Path, default=Path("cases"))
     parser.add_argument("--snapshots-dir", type=Path, default=Path("snapshots"))
     args = parser.parse_args(argv)
-    report = CaptureReport.from_json(json.loads(args.report.read_text(encoding="utf-8")))
-    skipped = write_goldens(report, discover(args.cases_dir).cases, args.snapshots_dir.resolve())
+    try:
+        report = CaptureReport.from_json(json.loads(args.report.read_text(encoding="utf-8")))
+        skipped = write_goldens(report, discover(args.cases_dir).cases, args.snapshots_dir.resolve())
+    except OSError as exc:
+        print(f"{parser.prog}: error: {exc.strerror}: {exc.filename}", file=sys.stderr)
+        return 2
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        print(f"{parser.prog}: error: {args.report}: {exc}", file=sys.stderr)
+        return 2
     for line in skipped:
         print(f"not written: {line}", file=sys.stderr)
     written = len(report.cases) - len(skipped)

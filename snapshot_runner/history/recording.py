@@ -10,8 +10,8 @@ from typing import Any
 from snapshot_runner import __version__
 from snapshot_runner.capture.results import CaptureReport, CaseResult
 from snapshot_runner.capture.worker import CaptureStart
-from snapshot_runner.history.models import RunStatus
-from snapshot_runner.history.store import Store, case_set_fingerprint
+from snapshot_runner.history.models import RunKind, RunStatus
+from snapshot_runner.history.store import RunInfo, Store, case_set_fingerprint
 from snapshot_runner.torch_version import VersionError, parse_version
 
 
@@ -30,6 +30,7 @@ def load_report(path: str) -> CaptureReport:
     names = [r.name for r in report.cases]
     problems = [
         "it holds no cases" if not names else None,
+        report.problem(),
         f"case {next(n for n in names if names.count(n) > 1)} appears twice" if len(set(names)) != len(names) else None,
         next(
             (
@@ -51,6 +52,32 @@ def load_report(path: str) -> CaptureReport:
     return report
 
 
+# REF words of ``drift`` / ``bisect``: a label spelled so would never be found.
+RESERVED_LABELS = ("latest", "previous", "golden")
+MAX_LABEL = 200  # the column's width
+
+
+def label_problem(label: str) -> str | None:
+    """Why ``label`` cannot name a run (a REF would read it as something else), or None."""
+    if not label.strip():
+        return "a label may not be empty"
+    if label.strip().lower() in RESERVED_LABELS:
+        return f"{label!r} is a REF word ({', '.join(RESERVED_LABELS)}), not a label"
+    if label.strip().isdigit():
+        return f"{label!r} is a number, which REFs read as a run id"
+    try:
+        parse_version(label.strip())
+    except VersionError:
+        pass
+    else:
+        return f"{label!r} is a version, which REFs read as a torch version"
+    if any(not ch.isprintable() for ch in label):
+        return f"{label!r} holds control characters"
+    if len(label) > MAX_LABEL:
+        return f"a label may have at most {MAX_LABEL} characters, not {len(label)}"
+    return None
+
+
 class RunRecorder:
     """Stores one run case by case: begun at its first case (so an empty
     selection records nothing), each case committed as soon as it is captured
@@ -61,6 +88,14 @@ class RunRecorder:
     """
 
     def __init__(self, store: Store, label: str | None, *, on_begin: Callable[[int], None] | None = None) -> None:
+        """Raises ``RecordError`` for a label that cannot name a run or that names one already."""
+        if label is not None:
+            problem = label_problem(label)
+            if problem:
+                raise RecordError(f"--label: {problem}")
+            taken = self._labelled(store, label)
+            if taken is not None:
+                raise RecordError(f"--label: run {taken.id} is already labelled {label!r}; labels name one run")
         self.store, self.label, self.on_begin = store, label, on_begin
         self.start: CaptureStart | None = None
         self.run_id: int | None = None
@@ -100,6 +135,17 @@ class RunRecorder:
         if run_id is not None and result.name not in self.stored:
             self.store.add_results(run_id, [result])
             self.stored.add(result.name)
+
+    def _labelled(self, store: Store, label: str) -> RunInfo | None:
+        """The run that already has ``label``, which this one may not take too."""
+        return next((r for r in store.runs() if r.label == label and r.kind == RunKind.RECORD), None)
+
+    def left_incomplete(self) -> str:
+        """What a run stopped part way leaves behind, in words."""
+        if self.run_id is None:
+            return "nothing recorded"
+        expected = len(self.start.cases) if self.start else 0
+        return f"run {self.run_id} stays incomplete with {len(self.stored)} of {expected} cases stored"
 
     def finish(self, report: CaptureReport) -> int:
         """Store what the progress events missed (the report is the authority),

@@ -18,7 +18,7 @@ from snapshot_runner.capture.worker import OnResult, OnStart
 from snapshot_runner.history.models import PartStatus
 from snapshot_runner.history.recording import RecordError, RunRecorder
 from snapshot_runner.history.shards import PartInfo, Shard, begin_part, finish_part, plan, progress, run_of
-from snapshot_runner.history.store import Store, case_set_fingerprint
+from snapshot_runner.history.store import RunInfo, Store, case_set_fingerprint
 
 # Captures the named cases: the command's capture (target, progress, supervision).
 Capture = Callable[[Sequence[str], OnStart, OnResult], CaptureReport]
@@ -52,6 +52,11 @@ class ShardRecorder(RunRecorder):
         super().__init__(store, label, on_begin=on_begin)
         self.key, self.shard = key, shard
         self.run_status: str | None = None
+
+    def _labelled(self, store: Store, label: str) -> RunInfo | None:
+        # A sharded run is named by its key; its label names the series (one
+        # CI matrix cell, night after night), so it repeats by design.
+        return None
 
     def _open(self, environment: dict[str, Any], names: list[str], sources: list[str], normalize: str) -> int:
         return begin_part(self.store, self.key, self.shard, environment=environment, label=self.label, runner_version=__version__, normalize=normalize)

@@ -78,13 +78,24 @@ def _first_line(exc: BaseException) -> str:
 # --- engines ---------------------------------------------------------------------
 
 
+def _in_memory(url: str) -> bool:
+    parsed = make_url(url)
+    return not parsed.database or parsed.database == ":memory:" or parsed.query.get("mode") == "memory"
+
+
 def _sqlite_engine(url: str, create: bool) -> Engine:
-    path = make_url(url).database
-    if path and path != ":memory:":
-        if not create and not Path(path).exists():
+    if _in_memory(url):
+        if create:  # a recording that is thrown away when the command ends
+            raise StoreError(f"{masked(url)} is an in-memory database: nothing recorded there would be kept; give a file, e.g. {DEFAULT_URL}")
+    else:
+        path = Path(str(make_url(url).database))
+        if not create and not path.exists():
             # A typo in --db must not leave an empty database behind.
             raise StoreError(f"no database at {path}: record a run first, or check --db / ${URL_VARIABLE}")
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        if not create and path.is_file() and path.stat().st_size == 0:
+            # Opening it would write a database into someone's empty file.
+            raise StoreError(f"{path} is an empty file, not a snapshot-runner history database: record a run first, or check --db / ${URL_VARIABLE}")
+        path.parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url)
 
     @event.listens_for(engine, "connect")
@@ -95,7 +106,8 @@ def _sqlite_engine(url: str, create: bool) -> Engine:
         # Two recorders may write at once: wait for the lock instead of failing,
         # and let readers go on beside a writer (WAL).
         cursor.execute("PRAGMA busy_timeout = 60000")
-        cursor.execute("PRAGMA journal_mode = WAL")
+        if create:  # a file setting, written once by a writer; a reader writes nothing
+            cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
@@ -144,8 +156,9 @@ def _alembic_config(connection: Any) -> Any:
     return config
 
 
-def migrate(engine: Engine) -> None:
-    """Create the schema, or upgrade an older one; refuse one newer than this code."""
+def migrate(engine: Engine, *, create: bool = True) -> None:
+    """Create the schema (only when ``create``, for a SQLite file), or upgrade an
+    older one; refuse one newer than this code."""
     from alembic import command
     from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
@@ -165,6 +178,8 @@ def migrate(engine: Engine) -> None:
             return
         if current is None and inspect(connection).get_table_names():
             raise StoreError(f"{masked(str(engine.url))} holds tables but is not a snapshot-runner history database")
+        if current is None and not create and connection.dialect.name == "sqlite":
+            raise StoreError(f"{masked(str(engine.url))} holds no snapshot-runner history: record a run first, or check --db / ${URL_VARIABLE}")
         if current is not None and current not in {s.revision for s in scripts.walk_revisions()}:
             raise StoreError(f"database schema {current} is newer than this snapshot-runner knows (newest: {head}); upgrade snapshot-runner to use it")
         command.upgrade(config, "head")
@@ -255,7 +270,7 @@ class Store:
         url = database_url(url)
         engine = make_engine(url, create=create)
         try:
-            migrate(engine)
+            migrate(engine, create=create)
         except StoreError:
             engine.dispose()
             raise

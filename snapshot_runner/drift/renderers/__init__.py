@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from typing import Protocol
 
 from snapshot_runner.drift.compare import DriftReport
 
@@ -13,11 +13,16 @@ from . import markdown
 FORMATS = ("md", "html", "json", "junit")
 
 
-def _json(report: DriftReport) -> str:
+class Renderer(Protocol):
+    def __call__(self, report: DriftReport, *, raw_diff: bool = False) -> str: ...
+
+
+def _json(report: DriftReport, *, raw_diff: bool = False) -> str:
+    """Both diffs are in JSON whatever ``raw_diff`` says."""
     return json.dumps(report.to_json(), indent=2) + "\n"
 
 
-def renderer(fmt: str) -> Callable[[DriftReport], str]:
+def renderer(fmt: str) -> Renderer:
     if fmt == "html":
         from . import html
 

@@ -27,7 +27,7 @@ from typing import Any
 from snapshot_runner import __version__
 from snapshot_runner.capture.artifacts import KEY_ORDER
 from snapshot_runner.drift.compare import CAPTURE, ArtifactDrift, CaseDrift, Change, DriftReport, Side, VersionMatrix
-from snapshot_runner.drift.structure import Classification
+from snapshot_runner.drift.semantic import Level
 
 # Diffs are context diffs; these bound the page for pathological texts (a
 # 20,000-line generated kernel added at once) while leaving real graphs whole.
@@ -43,7 +43,9 @@ PALETTE = ("#cdd8e4", "#f6c453", "#7dcf95", "#ef8f8f", "#ad98e6", "#74bde6", "#f
 
 # Most telling first: a reader who stops after three rows has seen what broke.
 CASE_ORDER = (Change.STATUS_CHANGED, Change.CHANGED, Change.ADDED, Change.REMOVED)
-CLASS_ORDER = tuple(Classification)
+CLASS_ORDER = tuple(reversed(Level))  # most serious first
+# Changes that leave the graph (or guard set) the same: reported, not opened.
+SAME = (Level.TEXT, Level.RENAMED, Level.REORDERED)
 
 # Artifacts in the order a graph is produced; other keys follow by name.
 
@@ -90,7 +92,10 @@ nav { color: var(--muted); margin-bottom: 14px; } nav a { margin-right: 14px; }
 .b-structural { background: #fbe0e0; color: #a11d1d; border-color: #efb3b3; }
 .b-signature { background: #ffe9cc; color: #8a4b00; border-color: #f3c98f; }
 .b-guards { background: #e4e7fb; color: #3140a0; border-color: #b9c0ef; }
-.b-text-only { background: #eceff2; color: #4d5965; border-color: #d3d9df; }
+.b-metadata { background: #fff6cc; color: #6b5800; border-color: #eedc8a; }
+.b-renamed, .b-reordered, .b-text { background: #eceff2; color: #4d5965; border-color: #d3d9df; }
+pre.semantic { margin: 6px 10px; white-space: pre-wrap; }
+details.raw { margin: 6px 10px; }
 .b-changed { background: #fff1c7; color: #7a5600; border-color: #f0d98a; }
 .b-status-changed { background: #fbe0e0; color: #a11d1d; border-color: #efb3b3; }
 .b-added { background: #dff3e3; color: #1c6b2c; border-color: #a9dbb4; }
@@ -359,13 +364,17 @@ def _diffs(report: DriftReport, changed: list[CaseDrift], anchors: dict[tuple[st
         parts.append(_errors(report, case))
         for artifact in case.changed_artifacts:
             # Open what a reader must see: real changes, not whole texts added
-            # or removed (those are in the table) nor text-only ones.
-            is_open = opened < OPEN_DIFFS and artifact.change == Change.CHANGED and artifact.classification != Classification.TEXT_ONLY
+            # or removed (those are in the table) nor renamed, reordered or layout-only ones.
+            is_open = opened < OPEN_DIFFS and artifact.change == Change.CHANGED and artifact.classification not in SAME
             opened += is_open
             # One summary line fits the title; more get a list under it.
             first = f' <span class="muted">{_e(artifact.summary[0])}</span>' if len(artifact.summary) == 1 else ""
             summary = "".join(f"<li>{_e(line)}</li>" for line in artifact.summary)
             table = side_by_side(artifact.before, artifact.after, f"{report.before.title} · {artifact.key}", f"{report.after.title} · {artifact.key}")
+            if artifact.semantic_diff:  # the semantic view first, the raw text one click away
+                semantic = f'<pre class="semantic mono">{_e(artifact.semantic_diff)}</pre>'
+                table = f'{semantic}<details class="raw"><summary>raw text diff</summary>{table}</details>'
+
             parts.append(
                 f'<details class="diff" id="{anchors[(case.name, artifact.key)]}"{" open" if is_open else ""}>'
                 f"<summary><code>{_e(artifact.key)}</code> {_badge(_artifact_kind(artifact))}{first}</summary>"
@@ -506,7 +515,8 @@ def _severity(case: CaseDrift) -> tuple[int, int, str]:
     return (CASE_ORDER.index(case.status) if case.status in CASE_ORDER else len(CASE_ORDER), min(classes, default=len(CLASS_ORDER)), case.name)
 
 
-def render(report: DriftReport) -> str:
+def render(report: DriftReport, *, raw_diff: bool = False) -> str:
+    """The page; ``raw_diff`` changes nothing: the raw diff is one click under each semantic one."""
     changed = sorted((c for c in report.cases if c.status != Change.UNCHANGED), key=_severity)
     anchors = {(c.name, a.key): f"diff-{i}-{j}" for i, c in enumerate(changed) for j, a in enumerate(c.changed_artifacts)}
     title = f"Graph drift: {report.before.title} → {report.after.title}"

@@ -2,7 +2,8 @@
 
 One ``<testcase>`` per case × artifact key (either side's keys): unchanged
 passes; changed, added or removed is a ``<failure>`` whose message is the
-classification and summary and whose text is the summary and the unified diff.
+classification and summary and whose text is the summary, the semantic diff
+(left out under ``raw_diff``) and the unified diff.
 A case whose status changed (``ok`` → ``error``) fails on every artifact,
 saying so; a case without any artifact on either side gets one ``status``
 test case (skipped when it was skipped). One ``<testsuite>`` per case module.
@@ -55,7 +56,7 @@ def _testcase(parent: ET.Element, case: CaseDrift, name: str) -> ET.Element:
     return ET.SubElement(parent, "testcase", {"classname": _xml_text(_classname(case.name)), "name": _xml_text(name), "time": "0"})
 
 
-def _add_case(suite: ET.Element, case: CaseDrift) -> tuple[int, int, int]:
+def _add_case(suite: ET.Element, case: CaseDrift, raw_diff: bool) -> tuple[int, int, int]:
     """The case's test cases; (tests, failures, skipped) they add."""
     tests = failures = skipped = 0
     for artifact in case.artifacts:
@@ -67,7 +68,8 @@ def _add_case(suite: ET.Element, case: CaseDrift) -> tuple[int, int, int]:
         kind, message = _failure(case, artifact)
         failure = ET.SubElement(element, "failure", {"type": kind, "message": _xml_text(message)})
         body = "\n".join(f"- {line}" for line in artifact.summary)
-        failure.text = _xml_text("\n\n".join(part for part in (body, artifact.diff.rstrip("\n")) if part) + "\n")
+        semantic = "" if raw_diff else artifact.semantic_diff.rstrip("\n")
+        failure.text = _xml_text("\n\n".join(part for part in (body, semantic, artifact.diff.rstrip("\n")) if part) + "\n")
     if not case.artifacts:  # nothing to compare: the case's status is the test
         element = _testcase(suite, case, STATUS_TEST)
         tests += 1
@@ -81,7 +83,7 @@ def _add_case(suite: ET.Element, case: CaseDrift) -> tuple[int, int, int]:
     return tests, failures, skipped
 
 
-def render(report: DriftReport, *, now: dt.datetime | None = None) -> str:
+def render(report: DriftReport, *, raw_diff: bool = False, now: dt.datetime | None = None) -> str:
     timestamp = (now or dt.datetime.now(dt.UTC)).replace(tzinfo=None, microsecond=0).isoformat()
     hostname = socket.gethostname() or "localhost"
     root = ET.Element("testsuites", {"name": _xml_text(f"graph drift: {report.before.title} → {report.after.title}"), "time": "0"})
@@ -94,7 +96,7 @@ def render(report: DriftReport, *, now: dt.datetime | None = None) -> str:
             ET.SubElement(properties, "property", {"name": name, "value": _xml_text(value)})
         counts = [0, 0, 0]
         for case in cases:
-            counts = [a + b for a, b in zip(counts, _add_case(suite, case), strict=True)]
+            counts = [a + b for a, b in zip(counts, _add_case(suite, case, raw_diff), strict=True)]
         tests, failures, skipped = counts
         suite.attrib.update({"tests": str(tests), "failures": str(failures), "errors": "0", "skipped": str(skipped), "time": "0"})
         totals = [a + b for a, b in zip(totals, counts, strict=True)]

@@ -30,18 +30,22 @@ def _row(case: CaseDrift) -> str:
     return f"| `{_cell(case.name)}` | {status} | {keys or '-'} | {classes or '-'} | {_cell(summary) or '-'} |"
 
 
-def render(report: DriftReport) -> str:
+def render(report: DriftReport, *, raw_diff: bool = False) -> str:
+    """``raw_diff``: the text diff of each artifact instead of its semantic diff."""
     counts = report.counts()
     lines = [
         f"## Graph drift: {report.before.title} → {report.after.title}",
         "",
         ", ".join(f"**{n}** {status}" for status, n in counts.items()) + f" (of {len(report.cases)} cases)",
         "",
-        "Of the changed cases: {graphs_changed} with graph changes (structural or signature), {guards_only} with guard changes only.".format(
+        "Of the changed cases: {graphs_changed} with graph changes (structural, signature or metadata), {guards_only} with guard changes only.".format(
             **report.graph_and_guard_counts()
         ),
         "",
     ]
+    classes = report.classification_counts()
+    if classes:
+        lines += ["Changed artifacts by classification: " + ", ".join(f"**{n}** {level}" for level, n in classes.items()) + ".", ""]
     # What changed inside a case first; cases only one side has (often just not
     # selected on the other) after.
     order = {"status-changed": 0, "changed": 1, "added": 2, "removed": 3}
@@ -77,7 +81,7 @@ def render(report: DriftReport) -> str:
                     "",
                     *[f"- {line}" for line in artifact.summary],
                     "",
-                    fenced_diff(artifact.diff),
+                    fenced_diff(artifact.diff if raw_diff or not artifact.semantic_diff else artifact.semantic_diff),
                     "</details>",
                     "",
                 ]

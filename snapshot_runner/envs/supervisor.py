@@ -1,0 +1,235 @@
+"""Supervised capture: cases run in worker processes; no case can end, hang or
+silence the run.
+
+``run_capture`` starts up to ``jobs`` workers (``host.WorkerProcess``) under
+the chosen interpreter and hands each one case at a time. A worker that dies
+(a signal, ``os._exit``) or a case that runs past its timeout makes *that*
+case an ``error`` with one line saying what happened; a fresh worker takes
+over and the remaining cases run. A case module whose import kills a worker
+becomes a load error and is left out of the workers started after it. Results
+reach ``on_result`` as they finish; the report lists them in selection order.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import select
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+from snapshot_runner.capture.results import CaptureReport, CaseResult, CaseStatus
+from snapshot_runner.capture.worker import CaptureRequest, CaptureStart, OnResult, OnStart, RequestError, output_tail
+from snapshot_runner.envs.host import WorkerError, WorkerProcess
+
+__all__ = ["DEFAULT_TIMEOUT", "CaptureRequest", "CaptureStart", "RequestError", "WorkerError", "run_capture"]
+
+DEFAULT_TIMEOUT = 600.0
+
+
+@dataclasses.dataclass
+class _Slot:
+    """One of the ``jobs`` places a worker runs in; a dead worker's slot gets a fresh one."""
+
+    index: int
+    worker: WorkerProcess
+    loaded: bool = False
+    importing: tuple[str, str] | None = None  # (path, module) being imported
+    case: str | None = None
+    deadline: float = 0.0
+    timeout: float = 0.0
+
+
+class Supervisor:
+    def __init__(
+        self,
+        python: Path,
+        request: CaptureRequest,
+        workdir: Path,
+        *,
+        jobs: int,
+        timeout: float,
+        on_start: OnStart | None,
+        on_result: OnResult | None,
+        log: TextIO | None,
+    ) -> None:
+        self.python = python
+        self.request = request
+        self.workdir = workdir
+        self.jobs = jobs
+        self.timeout = timeout
+        self.on_start = on_start
+        self.on_result = on_result
+        self.log = log
+        self.start: CaptureStart | None = None
+        self.crash_load_errors: list[str] = []
+        self.pending: collections.deque[str] = collections.deque()
+        self.results: dict[str, CaseResult] = {}
+        self.slots: list[_Slot] = []
+
+    # --- workers ---------------------------------------------------------------
+
+    def _spawn(self, index: int) -> _Slot:
+        worker = WorkerProcess.start(self.python, self.request, self.workdir / f"worker-{index}.out")
+        slot = _Slot(index, worker)
+        if index < len(self.slots):
+            self.slots[index] = slot
+        else:
+            self.slots.append(slot)
+        return slot
+
+    def _replace(self, slot: _Slot) -> None:
+        """A fresh worker in the slot, if there is work left for it."""
+        slot.worker.kill()
+        if self.pending or self.start is None:
+            self._spawn(slot.index)
+        else:
+            self.slots.remove(slot)
+
+    def _forward_output(self, slot: _Slot) -> None:
+        """Under --debug, what the worker printed (tracebacks, warnings) goes to the log."""
+        if self.log is not None:
+            text = slot.worker.output.read_text(encoding="utf-8", errors="replace")
+            if text.strip():
+                self.log.write(text if text.endswith("\n") else text + "\n")
+
+    # --- events ------------------------------------------------------------------
+
+    def _on_event(self, slot: _Slot, event: dict[str, Any]) -> None:
+        kind = event["event"]
+        if kind == "loading":
+            slot.importing = (str(event["path"]), str(event["module"]))
+        elif kind == "error":
+            raise RequestError(str(event["message"]))
+        elif kind == "start":
+            self._loaded(slot, CaptureStart.from_json(event))
+        elif kind == "result":
+            result = CaseResult.from_json(event["result"])
+            if result.name != slot.case:
+                raise WorkerError(f"the worker in {self.python} answered for {result.name!r}, not {slot.case!r}")
+            self._forward_output(slot)
+            slot.case = None
+            self._finished(result)
+
+    def _loaded(self, slot: _Slot, start: CaptureStart) -> None:
+        slot.loaded, slot.importing = True, None
+        self._forward_output(slot)
+        if self.start is None:
+            load_errors = [*self.crash_load_errors, *start.load_errors]
+            self.start = dataclasses.replace(start, load_errors=load_errors)
+            self.pending.extend(start.cases)
+            if self.on_start:
+                self.on_start(self.start)
+            for index in range(1, min(self.jobs, len(start.cases))):
+                self._spawn(index)
+        elif start.cases != self.start.cases:
+            raise WorkerError(f"the workers in {self.python} found different cases: is a case module nondeterministic?")
+
+    def _finished(self, result: CaseResult) -> None:
+        self.results[result.name] = result
+        if self.on_result:
+            self.on_result(result)
+
+    def _died(self, slot: _Slot) -> None:
+        worker = slot.worker
+        if slot.case is not None:
+            output = output_tail(worker.output)
+            self._forward_output(slot)
+            self._finished(CaseResult(name=slot.case, status=CaseStatus.ERROR, error=f"worker {worker.died()} while running this case", output=output))
+        elif not slot.loaded and slot.importing is not None:
+            path, module = slot.importing
+            self.crash_load_errors.append(f"{path}: cannot import case module {module}: worker {worker.died()} while importing it")
+            self.request = dataclasses.replace(self.request, exclude=(*self.request.exclude, path))
+        elif not slot.loaded:
+            worker.check_started()
+        self._replace(slot)
+
+    def _timed_out(self, slot: _Slot) -> None:
+        assert slot.case is not None
+        slot.worker.kill()
+        output = output_tail(slot.worker.output)
+        self._forward_output(slot)
+        self._finished(CaseResult(name=slot.case, status=CaseStatus.ERROR, error=f"timed out after {slot.timeout:g} s", output=output))
+        self._replace(slot)
+
+    # --- the loop ------------------------------------------------------------------
+
+    def _assign(self) -> None:
+        assert self.start is not None
+        for slot in self.slots:
+            if slot.loaded and slot.case is None and self.pending:
+                name = self.pending.popleft()
+                slot.case = name
+                slot.timeout = self.start.timeouts.get(name, self.timeout)
+                slot.deadline = time.monotonic() + slot.timeout
+                slot.worker.send({"op": "run", "name": name})
+
+    def _wait(self) -> None:
+        busy = [s.deadline for s in self.slots if s.case is not None]
+        wait = max(0.0, min(busy) - time.monotonic()) if busy else None
+        readable, _, _ = select.select([s.worker for s in self.slots], [], [], wait)
+        for worker in readable:
+            slot = next(s for s in self.slots if s.worker is worker)
+            for event in worker.read():
+                self._on_event(slot, event)
+            if worker.closed:
+                self._died(slot)
+        now = time.monotonic()
+        for slot in list(self.slots):
+            if slot.case is not None and now >= slot.deadline:
+                self._timed_out(slot)
+
+    def run(self) -> CaptureReport:
+        try:
+            self._spawn(0)
+            while self.start is None or len(self.results) < len(self.start.cases):
+                if self.start is not None:
+                    self._assign()
+                self._wait()
+        finally:  # done, interrupted or failed: no worker outlives the run
+            for slot in self.slots:
+                slot.worker.kill()
+        return CaptureReport(
+            environment=self.start.environment,
+            cases=[self.results[name] for name in self.start.cases],
+            normalize=self.request.level,
+            load_errors=self.start.load_errors,
+        )
+
+
+def run_capture(
+    python: Path | None,
+    request: CaptureRequest,
+    *,
+    jobs: int = 1,
+    timeout: float = DEFAULT_TIMEOUT,
+    on_start: OnStart | None = None,
+    on_result: OnResult | None = None,
+    log: TextIO | None = None,
+) -> CaptureReport:
+    """Capture what ``request`` selects in ``jobs`` supervised workers under
+    ``python`` (None: this interpreter).
+
+    ``on_start`` gets the environment and the selected cases before the first
+    case runs, ``on_result`` each case as it finishes (for progress, or to store
+    it at once). A case may run ``timeout`` seconds unless it sets its own.
+    Under ``request.debug``, ``log`` gets tracebacks and the workers' own output
+    (torch warnings, prints). Raises ``RequestError`` (no torch there, no cases
+    directory, unknown case) or ``WorkerError`` (not an interpreter, a worker
+    that died before loading the cases), each with a one-line message.
+    """
+    with tempfile.TemporaryDirectory(prefix="snapshot-runner-") as tmp:
+        supervisor = Supervisor(
+            python or Path(sys.executable),
+            request,
+            Path(tmp),
+            jobs=max(1, jobs),
+            timeout=timeout,
+            on_start=on_start,
+            on_result=on_result,
+            log=(log or sys.stderr) if request.debug else None,
+        )
+        return supervisor.run()

@@ -1,0 +1,6 @@
+from snapshot_runner import case
+
+
+@case
+def raises_keyboard_interrupt():
+    raise KeyboardInterrupt

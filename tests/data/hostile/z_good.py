@@ -1,0 +1,11 @@
+import torch
+
+from snapshot_runner import case
+
+
+@case(dynamic=False)
+def good_last():
+    def f(x):
+        return (x.cos() - 1) * x.shape[0]
+
+    return f, (torch.ones(2, 3, requires_grad=True),)
