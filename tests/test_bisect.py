@@ -13,6 +13,9 @@ import pytest
 from .conftest import CASES
 from .test_drift import run
 
+# One worker runs this module, so its module fixture is made once (make test: --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("bisect")
+
 CASE = "subclasses.two_tensor::twotensor_view"
 # A, B: two texts of the forward graph; the history changes, reverts, changes again.
 TIMELINE = [("2.12.0", "A"), ("2.12.1", "A"), ("2.12.2", "B"), ("2.12.3", "A"), ("2.13.0.dev20260101", "B"), ("2.13.0", "B")]

@@ -16,6 +16,9 @@ from snapshot_runner.capture.recorder import capture_case
 
 from .conftest import CASES, run_cli
 
+# One worker runs this module, so its module fixture is made once (make test: --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("determinism")
+
 
 def _capture_json(*args: str, cases_dir: Path = CASES, out: Path) -> dict[str, dict[str, str]]:
     proc = run_cli("capture", "--cases-dir", str(cases_dir), "--json", str(out), *args)

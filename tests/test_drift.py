@@ -17,6 +17,9 @@ from snapshot_runner.history.store import Store
 
 from .conftest import CASES, REPO, run_cli
 
+# One worker runs this module, so its module fixture is made once (make test: --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("drift")
+
 CHOSEN = [
     "subclasses.two_tensor::twotensor_view",
     "subclasses.two_tensor::twotensor_view_mul",
@@ -156,7 +159,11 @@ def test_fail_on_drift_exits_1_only_when_something_changed(history):
     assert (same[0], changed[0], plain[0]) == (0, 1, 0)
     # The report is written either way: the exit status is the only difference.
     assert changed[1] == plain[1] and "twotensor_view_mul" in changed[1]
-    assert changed[2].endswith(": 3 changed, 0 status-changed, 0 added, 1 removed, 0 unchanged\n")
+    assert changed[2].splitlines()[1:] == [
+        "changed artifacts: 1 guards, 1 structural",
+        "4 change(s) at --fail-on text or above, e.g. nested.jagged_views::nt_base_basic_view/dynamo_graph",
+    ]
+    assert changed[2].splitlines()[0].endswith(": 3 changed, 0 status-changed, 0 added, 1 removed, 0 unchanged")
     assert same[2].endswith(": 0 changed, 0 status-changed, 0 added, 0 removed, 3 unchanged\n")
 
 

@@ -17,6 +17,9 @@ CASE_TEMPLATE = """
 import torch
 from snapshot_runner import case
 
+# One worker runs this module, so its module fixture is made once (make test: --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("golden_workflow")
+
 @case(dynamic=False)
 def scale():
     def f(x):

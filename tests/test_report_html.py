@@ -25,6 +25,9 @@ from .conftest import CASES, REPO
 from .test_drift import run
 from .tools import require
 
+# One worker runs this module, so its module fixture is made once (make test: --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("report_html")
+
 CHOSEN = [
     "subclasses.two_tensor::twotensor_simple",
     "subclasses.torch_function::sigmoid_becomes_exp",

@@ -22,6 +22,9 @@ from snapshot_runner.history.store import Store, StoredResult, StoreError, sha25
 
 from .conftest import REPO, run_cli
 
+# One worker runs this module, so its module fixture is made once (make test: --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("store_reliability")
+
 # 14 cheap eager/aot cases: enough for two recorders' commits to interleave, and
 # for a recorder to be killed midway (one case commits in well under a second, the
 # next 13 take several).
