@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
+# One worker runs this module, so its module fixture is made once (make test: --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("golden_workflow")
+
 CASE_TEMPLATE = """
 import torch
 from snapshot_runner import case
-
-# One worker runs this module, so its module fixture is made once (make test: --dist loadgroup).
-pytestmark = pytest.mark.xdist_group("golden_workflow")
 
 @case(dynamic=False)
 def scale():
