@@ -47,9 +47,10 @@ snapshot-update: install
 
 # Record a run into the history and write reports/drift-<date>.md and .html
 # (from the previous nightly on this device, or from the goldens on the first).
-# NIGHTLY_ARGS goes to scripts/nightly.py (and on to `record`), e.g.
-# NIGHTLY_ARGS="--db URL -k two_tensor" or NIGHTLY_ARGS="--torch 2.15.0.dev20261127
-# --index-url https://download.pytorch.org/whl/nightly/cpu --bisect --versions-file nightlies.txt".
+# By default under the newest torch on the package index (nothing recorded when the
+# last nightly on this device ran that build). NIGHTLY_ARGS goes to `snapshot-runner nightly`, e.g.
+# NIGHTLY_ARGS="--db URL -k two_tensor" or NIGHTLY_ARGS="--pre
+# --index-url https://download.pytorch.org/whl/nightly/cpu --bisect --envs-max-size 30G".
 nightly: install
 	$(PY) -m snapshot_runner.cli nightly $(NIGHTLY_ARGS)
 
@@ -62,8 +63,10 @@ bench: install
 bench-db: install
 	$(PY) scripts/bench_db.py $(BENCH_DB_ARGS)
 
-# What a warm --torch environment adds to a capture: worker in a cached env vs in-process.
+# Making a --torch environment, uv vs pip, torch in the package cache or not (time, extra
+# disk; BENCH_ENVS_ARGS="--runs N --torch V"); then what a warm env adds to a capture.
 bench-envs: install
+	$(PY) scripts/bench_env_make.py $(BENCH_ENVS_ARGS)
 	$(PY) scripts/bench_envs.py
 
 # GPU cases (cases/gpu/, Inductor + Triton). On the GPU machine, with its own

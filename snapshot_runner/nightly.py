@@ -1,8 +1,9 @@
 """The nightly job: record a run, compare it with the previous night, write the
 reports, and bisect what a new torch changed.
 
-1. record the cases under the chosen torch (e.g. the newest nightly) as a run
-   labelled ``nightly-<date>T<time>``;
+1. record the cases under the chosen torch (by default the newest on the
+   package index; the command line skips the night when the last nightly on
+   this device ran that very build) as a run labelled ``nightly-<date>T<time>``;
 2. compare it with the previous nightly: the newest complete ``nightly-*`` run
    on the same device (a GPU run or a hand-made ``record`` in between is not
    what last night saw), or with the goldens on the first night, over the same
@@ -31,6 +32,7 @@ from snapshot_runner.drift.compare import DriftReport, compare, resolve
 from snapshot_runner.drift.renderers import renderer as drift_renderer
 from snapshot_runner.drift.semantic import Level
 from snapshot_runner.envs import target as targets
+from snapshot_runner.envs.index import PackageIndexError
 from snapshot_runner.envs.installer import InstallError
 from snapshot_runner.envs.supervisor import DEFAULT_TIMEOUT, RequestError, WorkerError
 from snapshot_runner.envs.torch_spec import SpecError, TorchSpec
@@ -38,6 +40,7 @@ from snapshot_runner.history.models import RunKind, RunStatus
 from snapshot_runner.history.recording import RunRecorder
 from snapshot_runner.history.shards import describe, progress, run_of
 from snapshot_runner.history.store import RunInfo, Store
+from snapshot_runner.torch_version import same_version
 
 LABEL_PREFIX = "nightly-"
 DRIFT_FORMATS = ("md", "html", "json", "junit")
@@ -63,6 +66,8 @@ class Plan:
     substring: str | None = None
     bisect: bool = False
     versions: tuple[str, ...] = ()  # bisect's candidates besides the history's
+    # Without ``versions``: the versions between two ends that could be installed (the index's).
+    offered: Callable[[str, str], Sequence[str]] | None = None
     # The torch of a version to bisect, installed like the night's own.
     spec_of: Callable[[str], TorchSpec] | None = None
     debug: bool = False
@@ -84,6 +89,12 @@ class Night:
         return bool(self.capture and (self.capture.failed or self.capture.load_errors))
 
 
+def nightlies(store: Store, device: str) -> list[RunInfo]:
+    """The complete nightlies recorded on ``device``, newest first."""
+    runs = store.runs(include_incomplete=False, kind=RunKind.RECORD)
+    return [r for r in runs if (r.label or "").startswith(LABEL_PREFIX) and r.environment["device"] == device]
+
+
 def previous_nightly(store: Store, this: RunInfo) -> RunInfo | None:
     """The newest complete nightly before ``this`` on the same device. A sharded
     run's is the one of its label: a CI matrix labels each torch build × device
@@ -100,6 +111,12 @@ def previous_nightly(store: Store, this: RunInfo) -> RunInfo | None:
         ),
         None,
     )
+
+
+def already_recorded(store: Store, version: str, device: str) -> RunInfo | None:
+    """The last nightly on ``device`` if it ran this very torch build (nothing new to record)."""
+    last = next(iter(nightlies(store, device)), None)
+    return last if last is not None and same_version(last.environment["torch_version"], version) else None
 
 
 def sharded_run(store: Store, key: str) -> RunInfo:
@@ -200,12 +217,12 @@ def _bisect_changes(store: Store, plan: Plan, night: Night, date: str, log: Text
         return at
 
     for name in bisectable_changes(night.report):
-        bisector = Bisector(store, Subject(name, None), capture_at(name))
+        bisector = Bisector(store, Subject(name, None), capture_at(name), offered=None if plan.versions else plan.offered, log=log)
         try:
             good, bad = str(night.previous.id), str(night.run.id)
             command = shlex.join(["snapshot-runner", "bisect", name, "--good", good, "--bad", bad, "--db", store.url])
             result = bisector.run(good, bad, plan.versions, every_change=False, command=command)
-        except BisectError as exc:
+        except (BisectError, PackageIndexError) as exc:
             print(f"nightly: cannot bisect {name}: {exc}", file=log)
             continue
         if result is not None:

@@ -149,6 +149,47 @@ def test_a_case_error_is_a_skip_that_is_tried_again(db):
 
 
 def test_the_reproduce_line_masks_index_credentials(db):
-    code, text, err = bisect(db, "--good", "2.12.0", "--bad", "2.13.0", "--index-url", "https://user:hunter22@mirror.example/simple")
+    # --versions: the history judges them all, so the (unreachable) index is never asked.
+    mirror = ("--index-url", "https://user:hunter22@mirror.example/simple")
+    code, text, err = bisect(db, "--good", "2.12.0", "--bad", "2.13.0", "--versions", "2.12.2", *mirror)
     assert code == 0, err
     assert "--index-url 'https://user:***@mirror.example/simple'" in text and "hunter22" not in text + err
+
+
+def test_an_index_that_cannot_be_reached_is_one_line_with_the_password_masked(db):
+    code, text, err = bisect(db, "--good", "2.12.0", "--bad", "2.13.0", "--index-url", "https://user:hunter22@mirror.example/simple")
+    assert (code, text) == (2, "")
+    assert err.startswith("snapshot-runner: error: cannot reach the package index (--index-url https://user:***@mirror.example/simple)")
+    assert len(err.strip().splitlines()) == 1 and "hunter22" not in err
+
+
+@pytest.mark.parametrize(
+    ("ends", "message"),
+    [
+        (("2.12.1", "2.12.1+cpu"), "--good 2.12.1 and --bad 2.12.1+cpu are the same torch build: nothing to bisect between them"),
+        (("2.12.1", "2.12.1"), "are the same torch build"),
+    ],
+)
+def test_ends_of_one_build_are_one_line(db, ends, message):
+    code, text, err = bisect(db, "--good", ends[0], "--bad", ends[1])
+    assert (code, text) == (2, "") and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_the_candidates_are_shown_before_any_install(db):
+    """The real index offers 2.12.1 between the ends; this history holds it and more: nothing to install."""
+    code, _, err = bisect(db, "--good", "2.12.0", "--bad", "2.13.0")
+    assert code == 0, err
+    assert "candidates between 2.12.0 and 2.13.0: 2.12.1, 2.12.2, 2.12.3, 2.13.0.dev20260101 (4 in the history); nothing to install\n" in err
+
+
+def test_bisect_prunes_the_env_cache_to_its_bound_when_done(db, tmp_path):
+    from snapshot_runner.envs.cache import EnvCache
+
+    from .test_envs import cheap_build
+
+    cache = EnvCache(tmp_path / "envs")
+    with cache.use_env("torch-old", cheap_build()):
+        pass
+    code, _, err = bisect(db, "--good", "2.12.0", "--bad", "2.13.0", "--versions", "2.12.2", "--envs-dir", str(cache.root), "--envs-max-size", "1K")
+    assert code == 0, err
+    assert "1 removed" in err and cache.envs() == []

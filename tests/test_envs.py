@@ -150,8 +150,8 @@ def test_prune_keeps_the_most_recently_used(tmp_path: Path) -> None:
 def test_prune_spares_an_env_in_use(tmp_path: Path) -> None:
     cache = EnvCache(tmp_path / "envs")
     with cache.use_env("busy", cheap_build()):
-        removed, busy = cache.prune(keep=0)
-    assert removed == [] and [env.key for env in busy] == ["busy"]
+        pruned = cache.prune(keep=0)
+    assert pruned.removed == [] and [env.key for env in pruned.busy] == ["busy"]
     assert (cache.root / "busy" / MARKER).exists()
 
 
@@ -161,16 +161,104 @@ def test_prune_refuses_a_negative_keep(tmp_path: Path) -> None:
     assert proc.stderr.strip() == "snapshot-runner: error: --keep wants a number of environments >= 0, got -1"
 
 
+MB = 2**20
+
+
+def _sized_cache(root: Path, outside: Path) -> EnvCache:
+    """Three envs of 2 MB each, used an hour apart; each also links one 3 MB
+    file from ``outside`` (as uv links torch from its package cache)."""
+    outside.mkdir()
+    (outside / "libtorch.so").write_bytes(os.urandom(3 * MB))
+    cache = EnvCache(root)
+    for age, key in enumerate(["newest", "middle", "oldest"]):
+
+        def build(env_dir: Path) -> dict[str, str]:
+            env_dir.mkdir(parents=True)
+            (env_dir / "own.bin").write_bytes(os.urandom(2 * MB))
+            os.link(outside / "libtorch.so", env_dir / "libtorch.so")
+            os.link(env_dir / "own.bin", env_dir / "own-again.bin")  # counted once
+            return {"spec": env_dir.name, "torch_version": "none"}
+
+        with cache.use_env(key, build):
+            pass
+        stamp = time.time() - 3600 * (age + 1) - 86400 * age
+        os.utime(cache.root / key / LAST_USED, (stamp, stamp))
+    return cache
+
+
+def test_sizes_count_each_hardlinked_file_once(tmp_path: Path) -> None:
+    cache = _sized_cache(tmp_path / "envs", tmp_path / "uv-cache")
+    # One env: its own 2 MB once (two names) and the linked 3 MB; all three: 3 x 2 + 3.
+    assert [round(env.size() / MB, 1) for env in cache.envs()] == [5.0, 5.0, 5.0]
+    assert (round(cache.usage().on_disk / MB, 1), round(cache.usage().shared / MB, 1)) == (9.0, 3.0)
+    listed = run_cli("envs", "list", "--envs-dir", str(cache.root))
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stderr.strip() == f"3 environments in {cache.root}: 9 MB on disk (hardlinked files once, 3 MB of it shared with uv's package cache)"
+
+
+def test_prune_to_a_size_removes_the_least_recently_used_first(tmp_path: Path) -> None:
+    cache = _sized_cache(tmp_path / "envs", tmp_path / "uv-cache")
+    pruned = run_cli("envs", "prune", "--max-size", "8M", "--envs-dir", str(cache.root))
+    assert pruned.returncode == 0, pruned.stderr
+    # 9.4 MB -> 7.3 MB: only the oldest goes; the linked file stays in the outside cache, not freed.
+    assert [line.split()[1] for line in pruned.stdout.splitlines()] == ["oldest"]
+    assert [env.key for env in cache.envs()] == ["newest", "middle"]
+    assert pruned.stderr.startswith("1 removed, 2 MB freed; 2 environments in")
+    assert (tmp_path / "uv-cache" / "libtorch.so").stat().st_nlink == 3
+
+
+def test_prune_older_than_days(tmp_path: Path) -> None:
+    cache = _sized_cache(tmp_path / "envs", tmp_path / "uv-cache")  # used 1 h, 1 d 2 h, 2 d 3 h ago
+    pruned = run_cli("envs", "prune", "--older-than", "1", "--envs-dir", str(cache.root))
+    assert pruned.returncode == 0, pruned.stderr
+    assert sorted(line.split()[1] for line in pruned.stdout.splitlines()) == ["middle", "oldest"]
+    assert [env.key for env in cache.envs()] == ["newest"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--max-size", "lots"], "--max-size: not a size: 'lots' (e.g. 500M, 20G)"),
+        (["--older-than", "-2"], "--older-than wants a number of days >= 0, got -2"),
+    ],
+)
+def test_prune_bad_bounds_are_one_line(tmp_path: Path, argv: list[str], message: str) -> None:
+    proc = run_cli("envs", "prune", *argv, "--envs-dir", str(tmp_path))
+    assert (proc.returncode, proc.stderr.strip()) == (2, f"snapshot-runner: error: {message}")
+
+
 # --- real installer failures --------------------------------------------------
 
 
-def test_a_torch_pip_cannot_install_is_one_line_and_no_env(tmp_path: Path) -> None:
+@pytest.mark.parametrize("installer", ["uv", "pip"])
+def test_a_torch_the_installer_cannot_install_is_one_line_and_no_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, installer: str) -> None:
+    monkeypatch.setenv("SNAPSHOT_RUNNER_INSTALLER", installer)
     proc = run_cli("capture", "-k", "twotensor_view", "--torch", "9.9", "--envs-dir", str(tmp_path))
     assert proc.returncode == 2
     errors = [line for line in proc.stderr.splitlines() if line.startswith("snapshot-runner: error:")]
     assert len(errors) == 1 and "Traceback" not in proc.stderr
-    assert errors[0].startswith("snapshot-runner: error: pip could not install torch==9.9: ")
+    assert errors[0].startswith(f"snapshot-runner: error: {installer} could not install torch==9.9: ")
+    assert "9.9" in errors[0].split(": ", 2)[2]  # the installer's own reason names the version
     assert EnvCache(tmp_path).envs() == []
+
+
+def test_pip_is_the_fallback_and_says_why(tmp_path: Path) -> None:
+    """A pip setting uv cannot honour: the env is made with pip, and the reason is said."""
+    config = tmp_path / "pip.conf"
+    config.write_text("[install]\nonly-binary = :all:\n")
+    env = {**os.environ, "PIP_CONFIG_FILE": str(config), "PYTHONWARNINGS": "ignore"}
+    env.pop("SNAPSHOT_RUNNER_INSTALLER", None)
+    proc = subprocess.run(
+        [sys.executable, "-m", "snapshot_runner.cli", "capture", "-k", "twotensor_view", "--torch", "9.9", "--envs-dir", str(tmp_path / "envs")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert proc.returncode == 2
+    assert "installing with pip, a full copy of torch per environment: uv cannot honour pip's install.only-binary" in proc.stderr
+    assert "snapshot-runner: error: pip could not install torch==9.9: " in proc.stderr
 
 
 def test_a_bad_spec_is_one_line(tmp_path: Path) -> None:

@@ -19,7 +19,23 @@ SELECTION = ["--case", VIEW, "--case", "subclasses.torch_function::passthrough_a
 
 
 def nightly(db: str, reports: str, cases: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "snapshot_runner.cli", "nightly", "--db", db, "--reports", reports, "--bisect", "--cases-dir", cases, *SELECTION]
+    # --python: this torch both nights (the default follows the newest torch on the index).
+    command = [
+        sys.executable,
+        "-m",
+        "snapshot_runner.cli",
+        "nightly",
+        "--db",
+        db,
+        "--reports",
+        reports,
+        "--bisect",
+        "--cases-dir",
+        cases,
+        "--python",
+        sys.executable,
+        *SELECTION,
+    ]
     return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONWARNINGS": "ignore"})
 
 
@@ -67,3 +83,47 @@ def test_nightly_compares_with_goldens_then_with_the_previous_night(tmp_path):
     assert "**1** changed" in markdown and f"| `{VIEW}` | changed |" in markdown
     # Same torch both nights: the drift is the cases', not torch's.
     assert "nothing to bisect" in second.stderr and not list(reports.glob("bisect-*"))
+
+
+def test_the_default_night_follows_the_index_and_skips_a_build_already_recorded(tmp_path):
+    """Without --torch the night runs the newest torch on the (real) index; when
+    the last nightly on this device ran that build, nothing is recorded."""
+    import json
+
+    from packaging.version import Version
+
+    listed = subprocess.run([sys.executable, "-m", "pip", "index", "versions", "torch"], capture_output=True, text=True, check=True).stdout
+    newest = max(Version(v.strip()) for v in listed.split("Available versions:")[1].splitlines()[0].split(",")).base_version
+    db = f"sqlite:///{tmp_path / 'h.sqlite'}"
+    capture = subprocess.run(
+        [sys.executable, "-m", "snapshot_runner.cli", "capture", "--case", VIEW, "--json", "-"], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    report = json.loads(capture.stdout)
+    report["environment"]["torch_version"] = f"{newest}+cu130"  # last night's build, as this device recorded it
+    (tmp_path / "night.json").write_text(json.dumps(report))
+    recorded = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snapshot_runner.cli",
+            "record",
+            "--from-json",
+            str(tmp_path / "night.json"),
+            "--db",
+            db,
+            "--label",
+            "nightly-2026-12-02T041500",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    assert recorded.returncode == 0, recorded.stderr
+
+    command = [sys.executable, "-m", "snapshot_runner.cli", "nightly", "--db", db, "--reports", str(tmp_path / "reports"), "--case", VIEW]
+    night = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    assert night.returncode == 0, night.stderr
+    assert f"--torch newest: torch {newest} is the newest on the package index" in night.stderr
+    assert f"nightly: torch {newest} is what the last nightly on cpu recorded (run 1): nothing new to record" in night.stderr
+    runs = subprocess.run([sys.executable, "-m", "snapshot_runner.cli", "runs", "--db", db], cwd=REPO, capture_output=True, text=True).stdout
+    assert len([line for line in runs.splitlines() if "nightly-" in line]) == 1 and not (tmp_path / "reports").exists()

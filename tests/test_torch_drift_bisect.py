@@ -6,6 +6,8 @@ release: skipped) and 2.14.0 (installed from the registry, a CUDA build)."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -82,6 +84,37 @@ def test_bisect_finds_the_release_and_reuses_history(db):
     assert len(latest["cases"]) == 4
 
 
+def test_bisect_takes_its_candidates_from_the_package_index(tmp_path):
+    """History only at the ends and no --versions: the registry offers 2.14.0
+    between 2.13.0 and 2.14.1; it alone is installed (or reused from the env
+    cache) and captured, and it is the first bad version."""
+    db = f"sqlite:///{tmp_path / 'ends.sqlite'}"
+    ok(run_cli("record", "--case", VIEW, "--db", db, "--label", "good-end"))
+    ok(run_cli("record", "--case", VIEW, "--db", db, "--torch", "2.14.1"))
+    proc = run_cli("bisect", f"{VIEW}/aot_forward", "--good", "2.13.0", "--bad", "2.14.1", "--db", db, "--format", "json")
+    report = json.loads(ok(proc))
+    # The list, and how many installs it may take, come before any capture.
+    announced = proc.stderr.index("candidates between 2.13.0 and 2.14.1: 2.14.0 (0 in the history); at most 1 to install")
+    assert announced < proc.stderr.index("capturing")
+    (point,) = report["change_points"]
+    assert (point["last_good"], point["first_bad"], point["skipped_between"]) == ("2.13.0", "2.14.0", [])
+    assert [(v["version"], v["verdict"], v["reused"]) for v in report["verdicts"]] == [("2.14.0", "bad", False)]
+    assert report["captured"] == 1 and report["reused"] == 0
+    assert proc.stderr.count("capturing ") == 1
+
+
+def test_capture_torch_newest_runs_the_newest_torch_on_the_index():
+    from packaging.version import Version
+
+    listed = subprocess.run([sys.executable, "-m", "pip", "index", "versions", "torch"], capture_output=True, text=True, check=True).stdout
+    newest = max(Version(v.strip()) for v in listed.split("Available versions:")[1].splitlines()[0].split(","))
+    proc = run_cli("capture", "--torch", "newest", "-k", "two_tensor", "--json", "-")
+    report = json.loads(ok(proc))
+    assert f"--torch newest: torch {newest.base_version} is the newest on the package index" in proc.stderr
+    assert Version(report["environment"]["torch_version"]).base_version == newest.base_version  # 2.15.0 on 2026-12-03
+    assert report["cases"] and all(c["status"] == "ok" for c in report["cases"])
+
+
 def test_drift_from_a_recorded_version_to_a_fresh_torch_capture(db):
     report = json.loads(ok(run_cli("drift", "--db", db, "--from", "2.13.0", "--torch", "2.14.1", "--case", VIEW, "--format", "json")))
     assert report["to"]["title"].startswith("capture: torch 2.14.1")
@@ -91,37 +124,17 @@ def test_drift_from_a_recorded_version_to_a_fresh_torch_capture(db):
 
 def test_nightly_on_a_new_torch_bisects_the_new_drift(tmp_path):
     """Night 1 on 2.13.0, night 2 on 2.14.1: the changed graphs are bisected
-    over the versions published in between (here 2.14.0)."""
+    over the versions the package index offers in between (2.14.0)."""
     import datetime as dt
-    import os
-    import subprocess
-    import sys
-
-    from .conftest import REPO
 
     db, reports = f"sqlite:///{tmp_path / 'h.sqlite'}", tmp_path / "reports"
-    versions = tmp_path / "versions.txt"
-    versions.write_text("# published since the last night\n2.14.0\n")
 
     def nightly(*extra: str) -> subprocess.CompletedProcess[str]:
-        command = [
-            sys.executable,
-            "scripts/nightly.py",
-            "--db",
-            db,
-            "--reports",
-            str(reports),
-            "--bisect",
-            "--versions-file",
-            str(versions),
-            "--case",
-            VIEW,
-            *extra,
-        ]
-        return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=900, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+        return run_cli("nightly", "--db", db, "--reports", str(reports), "--bisect", "--case", VIEW, *extra)
 
-    assert nightly().returncode == 0
+    assert nightly("--python", sys.executable).returncode == 0
     second = nightly("--torch", "2.14.1")
     assert second.returncode == 0, second.stderr
+    assert "candidates between 2.13.0 and 2.14.1: 2.14.0" in second.stderr
     bisect = (reports / f"bisect-{dt.date.today().isoformat()}-{VIEW.replace('::', '_')}.md").read_text()
     assert "**first bad: torch 2.14.0 (last good: 2.13.0)**" in bisect

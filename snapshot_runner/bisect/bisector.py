@@ -4,7 +4,8 @@ The history database is read first: a version with a complete run holding the
 case is judged from it, for free. Any other version is captured (one case) by
 ``capture_at`` (which makes or reuses a cached torch environment) and stored as
 a ``bisect`` run, so a second bisect over an overlapping range, or one that was
-interrupted, reuses every capture. A version that cannot be judged (no wheel,
+interrupted, reuses every capture. Without candidates given, ``offered`` names
+the versions between the ends (the package index's). A version that cannot be judged (no wheel,
 install or import failure, the case errors there) is skipped with its reason;
 skips are not stored, since a failed install may work tomorrow.
 """
@@ -12,8 +13,9 @@ skips are not stored, since a failed install may work tomorrow.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TextIO
 
 from snapshot_runner import __version__
 from snapshot_runner.bisect.search import ChangePoint, Probe, Search, SearchResult
@@ -22,7 +24,7 @@ from snapshot_runner.drift.compare import DriftError, resolve_run, unified_diff
 from snapshot_runner.drift.structure import describe
 from snapshot_runner.history.models import RunKind
 from snapshot_runner.history.store import RunInfo, Store, StoredResult, case_set_fingerprint
-from snapshot_runner.torch_version import base_version, order_versions, parse_version
+from snapshot_runner.torch_version import base_version, order_versions, parse_version, same_version
 
 CaptureAt = Callable[[str], CaptureReport]
 
@@ -122,11 +124,16 @@ class Bisector:
         capture_at: CaptureAt,
         *,
         prefetch: Callable[[list[str]], None] | None = None,
+        offered: Callable[[str, str], Sequence[str]] | None = None,
+        log: TextIO | None = None,
     ) -> None:
         self.store = store
         self.target = target
         self.capture_at = capture_at
         self.prefetch = prefetch
+        # The versions strictly between two ends that could be installed (the index's).
+        self.offered = offered
+        self.log = log
         self.runs: dict[str, RunInfo] = {}
         self.captured_ends = 0
         # Set by the ends: versions are compared on the device the ends ran on.
@@ -223,9 +230,27 @@ class Bisector:
         inside = [v for v in order_versions([*recorded, *extra]) if low < parse_version(v) < high]
         return [good, *inside, bad]
 
+    def _announce(self, versions: Sequence[str], every_change: bool) -> None:
+        """The candidates, before anything is installed for them, and the installs they may take."""
+        if self.log is None:
+            return
+        good, inside, bad = versions[0], versions[1:-1], versions[-1]
+        if not inside:
+            print(f"no torch versions between {good} and {bad} in the history or the package index: the change came with {bad}", file=self.log)
+            return
+        recorded = {parse_version(r.environment["torch_version"]) for r in self._history()}
+        new = sum(parse_version(v) not in recorded for v in inside)
+        most = new if every_change else math.ceil(math.log2(new + 1))
+        installs = f"at most {most} to install, more only if some are skipped" if new else "nothing to install"
+        print(f"candidates between {good} and {bad}: {', '.join(inside)} ({len(inside) - new} in the history); {installs}", file=self.log)
+
     def run(self, good_ref: str, bad_ref: str, extra: Sequence[str], *, every_change: bool, command: str) -> BisectReport | None:
         """None when the ends do not differ (nothing to bisect)."""
+        if all(not ref.isdigit() and _parses(ref) for ref in (good_ref, bad_ref)) and same_version(good_ref, bad_ref):
+            raise BisectError(f"--good {good_ref} and --bad {bad_ref} are the same torch build: nothing to bisect between them")
         good, bad = self.end(good_ref, "good"), self.end(bad_ref, "bad")
+        if same_version(good.version, bad.version):
+            raise BisectError(f"--good {good_ref} and --bad {bad_ref} both ran torch {good.version}: a change between them is the cases', not torch's")
         if good.value == bad.value:
             return None
         if parse_version(good.version) >= parse_version(bad.version):
@@ -233,7 +258,10 @@ class Bisector:
                 f"--good {good_ref} (torch {good.version}) is not older than --bad {bad_ref} (torch {bad.version}): "
                 "swap them, or bisect between two different versions"
             )
+        if not extra and self.offered is not None:
+            extra = self.offered(good.version, bad.version)
         versions = self.candidates(good.version, bad.version, extra)
+        self._announce(versions, every_change)
         search = Search(versions, self.probe, self.known, good.value, bad.value, self.prefetch).run(every_change=every_change)
         report = BisectReport(self.target, good, bad, search, self.runs, {}, command, self.captured_ends)
         for point in search.change_points:

@@ -11,7 +11,8 @@ from typing import TextIO
 
 from snapshot_runner.capture.names import module_path, split_case_name
 from snapshot_runner.capture.results import CaptureReport
-from snapshot_runner.cli.common import CliError, Exit, Handler, add_debug, add_target_options, capture_report, open_store, torch_spec
+from snapshot_runner.cli.common import CliError, Exit, Handler, add_debug, add_target_options, capture_report, index_args, open_store, resolve_torch, torch_spec
+from snapshot_runner.cli.envs import add_envs_bound, prune_to_bound
 from snapshot_runner.redact import redact_url
 
 
@@ -19,10 +20,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> dict[s
     p = sub.add_parser("bisect", help="find the torch version that changed a case's artifact")
     add_debug(p)
     p.add_argument("target", metavar="NAME[/ARTIFACT]", help="a case, or one artifact of it (e.g. subclasses.two_tensor::twotensor_view/aot_forward)")
-    p.add_argument("--good", required=True, metavar="REF", help="a torch version, run id or run label with the old artifact")
+    p.add_argument(
+        "--good",
+        required=True,
+        metavar="REF",
+        help="a torch version, run id or run label with the old artifact; a date (2026-11-01): that day's nightly; newest",
+    )
     p.add_argument("--bad", required=True, metavar="REF", help="... with the new one")
-    p.add_argument("--versions", default="", metavar="V1,V2,...", help="candidate versions besides those in the history")
-    p.add_argument("--versions-file", default=None, metavar="FILE", help="candidate versions, one per line")
+    p.add_argument(
+        "--versions",
+        default="",
+        metavar="V1,V2,...",
+        help="candidate versions besides those in the history (default: every version on the package index between the ends)",
+    )
+    p.add_argument("--versions-file", default=None, metavar="FILE", help="candidate versions, one per line (as --versions)")
     p.add_argument("--all", dest="every_change", action="store_true", help="judge every candidate and report every change point")
     p.add_argument(
         "--prefetch",
@@ -33,6 +44,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> dict[s
     p.add_argument("--db", default=None, metavar="URL", help="the history database (see `record`)")
     p.add_argument("--cases-dir", default="cases", help="directory of case modules (default: cases)")
     add_target_options(p)
+    add_envs_bound(p)
     return {"bisect": cmd_bisect}
 
 
@@ -85,10 +97,25 @@ def _check_case_source(case: str, cases_dir: Path) -> None:
         raise CliError(f"unknown case {case!r}: {path} defines no function {function}")
 
 
+def _end(args: argparse.Namespace, ref: str, which: str, err: TextIO) -> str:
+    """A date is that day's nightly on the package index, ``newest`` the newest build there."""
+    from snapshot_runner.envs.index import PackageIndexError, is_date, list_versions, nightly_of
+
+    if not is_date(ref):
+        return resolve_torch(args, ref, err, f"--{which}")
+    try:
+        version = nightly_of(ref, list_versions(index_args(args), pre=True))
+    except PackageIndexError as exc:
+        raise CliError(f"--{which} {ref}: {exc}") from None
+    print(f"--{which} {ref}: the nightly of that day is torch {version}", file=err)
+    return version
+
+
 def cmd_bisect(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from snapshot_runner.bisect.bisector import BisectError, Bisector, CaptureFailed, Subject
     from snapshot_runner.bisect.report import renderer
     from snapshot_runner.envs.cache import EnvCache
+    from snapshot_runner.envs.index import PackageIndexError, offered_between
     from snapshot_runner.envs.prefetch import prefetcher
     from snapshot_runner.envs.target import Target
 
@@ -96,6 +123,7 @@ def cmd_bisect(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         raise CliError("bisect picks the torch of each version itself; --python and --torch do not apply")
     case, _, key = args.target.partition("/")
     versions = _versions(args)
+    args.good, args.bad = _end(args, args.good, "good", err), _end(args, args.bad, "bad", err)
     cache_target = Target(envs_dir=Path(args.envs_dir) if args.envs_dir else None)
 
     def capture_at(version: str) -> CaptureReport:
@@ -113,11 +141,15 @@ def cmd_bisect(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if case not in store.case_names():
             _check_case_source(case, Path(args.cases_dir))
             print(f"note: {case} is not in {store.url}; every version will be captured", file=err)
-        bisector = Bisector(store, Subject(case, key or None), capture_at, prefetch=prefetch)
+        offered = offered_between(index_args(args))
+        bisector = Bisector(store, Subject(case, key or None), capture_at, prefetch=prefetch, offered=offered, log=err)
         try:
             report = bisector.run(args.good, args.bad, versions, every_change=args.every_change, command=_command_line(args, versions, store.url))
         except BisectError as exc:
             raise CliError(str(exc)) from None
+        except PackageIndexError as exc:
+            raise CliError(f"{exc} (or give the candidates: --versions, --versions-file)") from None
+    prune_to_bound(args, err)
     if report is None:
         # Equal ends are an answer, not a failure.
         print(f"nothing to bisect: {args.target} is the same at --good {args.good} and --bad {args.bad}", file=err)

@@ -72,6 +72,7 @@ def add_installer_options(group: argparse._ArgumentGroup) -> None:
     group.add_argument("--extra-index-url", action="append", default=[], metavar="URL", help="with --torch (repeatable)")
     group.add_argument("--find-links", action="append", default=[], metavar="PATH|URL", help="with --torch (repeatable)")
     group.add_argument("--envs-dir", default=None, metavar="DIR", help=ENVS_DIR_HELP)
+    group.add_argument("--pre", action="store_true", help="newest: a pre-release or nightly may be the newest")
 
 
 def add_target_options(p: argparse.ArgumentParser) -> None:
@@ -79,7 +80,9 @@ def add_target_options(p: argparse.ArgumentParser) -> None:
     group = p.add_argument_group("torch under test (default: this interpreter's)")
     which = group.add_mutually_exclusive_group()
     which.add_argument("--python", default=None, metavar="PATH", help="capture in this interpreter (it needs torch)")
-    which.add_argument("--torch", default=None, metavar="SPEC", help="capture in a cached env with exactly this torch: 2.14.1, torch==2.10.0.dev20251015")
+    which.add_argument(
+        "--torch", default=None, metavar="SPEC", help="capture in a cached env with exactly this torch: 2.14.1, torch==2.10.0.dev20251015, newest (the index's)"
+    )
     add_installer_options(group)
 
 
@@ -132,15 +135,35 @@ def torch_spec(args: argparse.Namespace, version: str) -> TorchSpec:
         raise CliError(str(exc)) from None
 
 
-def target(args: argparse.Namespace) -> Target:
-    """The capture target that ``add_target_options`` chose."""
+def index_args(args: argparse.Namespace) -> tuple[str, ...]:
+    """The installer options as pip arguments, for asking the package index."""
+    return tuple(torch_spec(args, "0").installer_args())
+
+
+def resolve_torch(args: argparse.Namespace, text: str, log: TextIO | None, what: str = "--torch") -> str:
+    """``newest`` -> the newest torch on the package index (said on ``log``); other text as it is."""
+    from snapshot_runner.envs.index import NEWEST, PackageIndexError, newest
+
+    if text != NEWEST:
+        return text
+    try:
+        version = newest(index_args(args), pre=args.pre)
+    except PackageIndexError as exc:
+        raise CliError(f"{what} newest: {exc}") from None
+    if log:
+        print(f"{what} newest: torch {version} is the newest{' (pre-releases included)' if args.pre else ''} on the package index", file=log)
+    return version
+
+
+def target(args: argparse.Namespace, log: TextIO | None = None) -> Target:
+    """The capture target that ``add_target_options`` chose (``newest`` resolved, said on ``log``)."""
     from snapshot_runner.envs.target import Target
 
     envs_dir = Path(args.envs_dir) if args.envs_dir else None
     if args.torch:
-        return Target(torch=torch_spec(args, args.torch), envs_dir=envs_dir)
-    if args.index_url or args.extra_index_url or args.find_links:
-        raise CliError("--index-url, --extra-index-url and --find-links go with --torch")
+        return Target(torch=torch_spec(args, resolve_torch(args, args.torch, log)), envs_dir=envs_dir)
+    if args.index_url or args.extra_index_url or args.find_links or args.pre:
+        raise CliError("--index-url, --extra-index-url, --find-links and --pre go with --torch")
     return Target(python=Path(args.python) if args.python else None, envs_dir=envs_dir)
 
 
@@ -165,7 +188,7 @@ def capture_report(
     from snapshot_runner.envs.supervisor import DEFAULT_TIMEOUT, RequestError, WorkerError
     from snapshot_runner.envs.torch_spec import SpecError
 
-    chosen = under if under is not None else target(args)
+    chosen = under if under is not None else target(args, err)
     with contextlib.ExitStack() as stack:
         advance: list[Callable[[CaseResult], None]] = []
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -21,7 +22,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> dict[s
         add_debug(action)
         action.add_argument("--envs-dir", default=None, metavar="DIR", help=ENVS_DIR_HELP)
         if name == "prune":
-            action.add_argument("--keep", type=int, default=0, metavar="N", help="keep the N most recently used (default: 0)")
+            action.add_argument("--keep", type=int, default=None, metavar="N", help="keep the N most recently used (0 when no other bound is given)")
+            action.add_argument("--max-size", default=None, metavar="SIZE", help="remove least recently used until all left take at most SIZE (500M, 20G)")
+            action.add_argument("--older-than", type=float, default=None, metavar="DAYS", help="remove those not used for DAYS days")
     return {"envs": cmd_envs}
 
 
@@ -43,16 +46,60 @@ def cmd_envs(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     cache = EnvCache(Path(args.envs_dir) if args.envs_dir else None)
     if args.envs_action == "list":
         return _list(cache, out, err)
-    if args.keep < 0:
+    if args.keep is not None and args.keep < 0:
         raise CliError(f"--keep wants a number of environments >= 0, got {args.keep}")
-    removed, busy = cache.prune(args.keep)
-    for env, size in removed:
-        print(f"removed {env.key} ({human_size(size)})", file=out)
-    for env in busy:
-        print(f"kept {env.key}: in use by another snapshot-runner", file=err)
-    freed = sum(size for _env, size in removed)
-    print(f"{len(removed)} removed, {human_size(freed)} freed, {len(cache.envs())} left in {cache.root}", file=err)
+    if args.older_than is not None and args.older_than < 0:
+        raise CliError(f"--older-than wants a number of days >= 0, got {args.older_than:g}")
+    keep = 0 if args.keep is None and args.max_size is None and args.older_than is None else args.keep
+    older_than = args.older_than * 86400 if args.older_than is not None else None
+    prune(cache, out, err, keep=keep, max_size=size_option("--max-size", args.max_size), older_than=older_than)
     return Exit.OK
+
+
+def size_option(flag: str, text: str | None) -> int | None:
+    from snapshot_runner.envs.disk import parse_size
+
+    try:
+        return parse_size(text) if text is not None else None
+    except ValueError as exc:
+        raise CliError(f"{flag}: {exc}") from None
+
+
+def prune(cache: EnvCache, out: TextIO, err: TextIO, *, keep: int | None = None, max_size: int | None = None, older_than: float | None = None) -> None:
+    """Prune the cache (see ``EnvCache.prune``) and say what went: one line each on ``out``, the sum on ``err``."""
+    pruned = cache.prune(keep, max_size, older_than)
+    for env, size in pruned.removed:
+        print(f"removed {env.key} ({human_size(size)})", file=out)
+    for env in pruned.busy:
+        print(f"kept {env.key}: in use by another snapshot-runner", file=err)
+    print(f"{len(pruned.removed)} removed, {human_size(pruned.freed)} freed; {size_line(cache)}", file=err)
+
+
+MAX_SIZE_VAR = "SNAPSHOT_RUNNER_ENVS_MAX_SIZE"
+
+
+def add_envs_bound(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--envs-max-size",
+        default=os.environ.get(MAX_SIZE_VAR),
+        metavar="SIZE",
+        help=f"when done, prune the --torch environments (least recently used first) to SIZE, e.g. 30G (default: ${MAX_SIZE_VAR}; unset: no pruning)",
+    )
+
+
+def prune_to_bound(args: argparse.Namespace, err: TextIO) -> None:
+    """After a bisect or a night: keep the env cache within ``--envs-max-size``."""
+    bound = size_option("--envs-max-size", args.envs_max_size)
+    if bound is not None:
+        from snapshot_runner.envs.cache import EnvCache
+
+        prune(EnvCache(Path(args.envs_dir) if args.envs_dir else None), err, err, max_size=bound)
+
+
+def size_line(cache: EnvCache) -> str:
+    envs, used = cache.envs(), cache.usage()
+    shared = f", {human_size(used.shared)} of it shared with uv's package cache" if used.shared else ""
+    return f"{len(envs)} environments in {cache.root}: {human_size(used.on_disk)} on disk (hardlinked files once{shared})"
 
 
 def _list(cache: EnvCache, out: TextIO, err: TextIO) -> int:
@@ -68,5 +115,5 @@ def _list(cache: EnvCache, out: TextIO, err: TextIO) -> int:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=True)) + "  " + row[-1], file=out)
-    print(f"{len(envs)} environments in {cache.root}", file=err)
+    print(size_line(cache), file=err)
     return Exit.OK

@@ -28,6 +28,7 @@ from snapshot_runner.cli.common import (
     number_in,
     open_store,
     report_failures,
+    resolve_torch,
 )
 from snapshot_runner.drift.semantic import Level
 
@@ -51,7 +52,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> dict[s
     p_drift = sub.add_parser("drift", help="what changed between two runs, or a run and the goldens")
     add_debug(p_drift)
     add_db(p_drift)
-    p_drift.add_argument("--from", dest="ref_from", required=True, metavar="REF", help="run id, label, torch version, latest, previous or golden")
+    p_drift.add_argument(
+        "--from",
+        dest="ref_from",
+        required=True,
+        metavar="REF",
+        help="run id, label, torch version, latest, previous, golden, or newest (the newest torch on the package index)",
+    )
     p_drift.add_argument(
         "--to", dest="ref_to", default=None, metavar="REF", help="as --from; leave it out with --python/--torch to compare with a fresh capture"
     )
@@ -213,7 +220,9 @@ def cmd_drift(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     capturing = bool(args.python or args.torch)
     if capturing == bool(args.ref_to):
         raise CliError("drift compares --from with --to, or with a fresh capture under --python/--torch: give exactly one of them")
-    refs = [args.ref_from] if capturing else [args.ref_from, args.ref_to]
+    refs = [resolve_torch(args, args.ref_from, err, "--from")]
+    if not capturing:
+        refs.append(resolve_torch(args, args.ref_to, err, "--to"))
     with contextlib.ExitStack() as stack:
         store = stack.enter_context(open_store(args.db)) if any(ref != "golden" for ref in refs) else None
         try:

@@ -15,12 +15,14 @@ from snapshot_runner.cli.common import (
     add_run_options,
     add_selection,
     add_target_options,
+    index_args,
     open_store,
     report_failures,
     report_load_errors,
     target,
     torch_spec,
 )
+from snapshot_runner.cli.envs import add_envs_bound, prune_to_bound
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> dict[str, Handler]:
@@ -28,14 +30,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> dict[s
         "nightly",
         help="record a nightly run and write reports/drift-<date>.md/.html/.json (and bisect reports)",
         description="Record a run labelled nightly-<date>T<time>, compare it with the previous nightly on the same device "
-        "(the goldens on the first night) and write the drift reports; with --bisect, bisect every case a new torch changed.",
+        "(the goldens on the first night) and write the drift reports; with --bisect, bisect every case a new torch changed "
+        "(over the versions on the package index between the two nights, or --versions-file). Without --torch or --python "
+        "(or with --torch newest) the night runs the newest torch on the index (--pre: nightlies too) and records nothing "
+        "when the last nightly on this device ran that very build.",
     )
     add_selection(p)
     add_db(p)
     p.add_argument("--reports", default="reports", metavar="DIR", help="where the reports go (default: reports)")
     p.add_argument("--snapshots-dir", default="snapshots", help="the goldens the first night compares with (default: snapshots)")
     p.add_argument("--bisect", action="store_true", help="bisect every case whose graphs changed under a new torch")
-    p.add_argument("--versions-file", default=None, metavar="FILE", help="candidate versions for --bisect, one per line")
+    p.add_argument("--versions-file", default=None, metavar="FILE", help="candidate versions for --bisect, one per line (default: the package index's)")
     add_run_options(p)
     p.add_argument(
         "--report-run",
@@ -45,6 +50,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> dict[s
     )
     p.add_argument("--fail-on-drift", action="store_true", help="exit 1 when anything changed since the previous nightly")
     add_target_options(p)
+    add_envs_bound(p)
     return {"nightly": cmd_nightly}
 
 
@@ -63,25 +69,39 @@ def _versions(path: str | None) -> tuple[str, ...]:
 
 
 def cmd_nightly(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from snapshot_runner.capture.environment import device_name
     from snapshot_runner.cli.progress import progress_reporter
+    from snapshot_runner.envs.index import NEWEST, offered_between
     from snapshot_runner.history.recording import RecordError
-    from snapshot_runner.nightly import NightlyError, Plan, report_night, run_night, sharded_run, summary
+    from snapshot_runner.nightly import NightlyError, Plan, already_recorded, report_night, run_night, sharded_run, summary
 
+    # A night that records follows the index unless told which torch; --report-run records nothing.
+    following = not args.report_run and (not (args.torch or args.python) or args.torch == NEWEST)
+    if following:
+        args.torch = NEWEST  # the night follows the index: the newest torch it offers
+    chosen = target(args, err)
     plan = Plan(
         cases_dir=Path(args.cases_dir),
-        target=target(args),
+        target=chosen,
         reports_dir=Path(args.reports),
         snapshots_dir=Path(args.snapshots_dir),
         names=tuple(args.case),
         substring=args.substring,
         bisect=args.bisect,
         versions=_versions(args.versions_file),
+        offered=offered_between(index_args(args)),
         spec_of=lambda version: torch_spec(args, version),
         debug=args.debug,
         jobs=args.jobs,
         timeout=args.timeout,
     )
     with open_store(args.db, create=not args.report_run) as store, contextlib.ExitStack() as stack:
+        if following and chosen.torch is not None:
+            device = device_name()
+            last = already_recorded(store, chosen.torch.version, device)
+            if last is not None:
+                print(f"nightly: torch {chosen.torch.version} is what the last nightly on {device} recorded (run {last.id}): nothing new to record", file=err)
+                return Exit.OK
         advance = []
         try:
             if args.report_run:
@@ -101,6 +121,7 @@ def cmd_nightly(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         report_failures(night.capture.cases, args.debug, err)
     for line in summary(night):
         print(line, file=err)
+    prune_to_bound(args, err)
     print(night.run.id, file=out)
     drifted = args.fail_on_drift and night.report.has_changes
     if drifted:

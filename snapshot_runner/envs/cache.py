@@ -27,7 +27,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from snapshot_runner.envs.installer import env_python, make_torch_env
+from snapshot_runner.envs.disk import Scan, Usage, scan, usage
+from snapshot_runner.envs.installer import choose_installer, env_python, make_torch_env
 from snapshot_runner.envs.torch_spec import TorchSpec
 
 ENVS_VAR = "SNAPSHOT_RUNNER_ENVS"
@@ -43,15 +44,6 @@ def default_envs_dir() -> Path:
         return Path(os.environ[ENVS_VAR])
     cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(cache) / "snapshot-runner" / "envs"
-
-
-def _tree_size(path: Path) -> int:
-    total = 0
-    for root, _dirs, files in os.walk(path):
-        for name in files:
-            with contextlib.suppress(OSError):
-                total += os.lstat(os.path.join(root, name)).st_size
-    return total
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,7 +71,8 @@ class CachedEnv:
         return 0.0
 
     def size(self) -> int:
-        return _tree_size(self.path)
+        """Bytes on disk, hardlinked files once."""
+        return usage([scan(self.path)]).on_disk
 
 
 def _read_marker(path: Path) -> dict[str, Any] | None:
@@ -165,27 +158,59 @@ class EnvCache:
     @contextlib.contextmanager
     def use(self, spec: TorchSpec, log: TextIO | None = None, verbose: bool = False) -> Iterator[Path]:
         """The python of a cached env with exactly ``spec``'s torch, made if needed."""
-        with self.use_env(spec.key(), lambda env_dir: make_torch_env(spec, env_dir, log if verbose else None), log) as python:
+
+        def build(env_dir: Path) -> dict[str, Any]:
+            installer, why_pip = choose_installer()
+            if why_pip and log:
+                print(f"installing with pip, a full copy of torch per environment: {why_pip}", file=log)
+            return make_torch_env(spec, env_dir, log if verbose else None, installer)
+
+        with self.use_env(spec.key(), build, log) as python:
             yield python
 
-    def prune(self, keep: int) -> tuple[list[tuple[CachedEnv, int]], list[CachedEnv]]:
-        """Remove half-made envs and all but the ``keep`` most recently used.
+    def usage(self) -> Usage:
+        """Disk used by every environment together, hardlinked files once."""
+        return usage(scan(env.path) for env in self.envs())
 
-        Returns the removed envs with their sizes, and those skipped as in use.
-        """
+    def prune(self, keep: int | None = None, max_size: int | None = None, older_than: float | None = None) -> Pruned:
+        """Remove half-made envs, then complete ones least recently used first:
+        all but the ``keep`` most recent, those unused for ``older_than`` seconds,
+        and more until all left take at most ``max_size`` bytes. An env in use is kept."""
         envs = self.envs()
+        scans = {env.key: scan(env.path) for env in envs}
+        before = usage(scans.values())
         complete = [env for env in envs if env.complete]
-        doomed = [env for env in envs if not env.complete] + complete[keep:]
-        removed: list[tuple[CachedEnv, int]] = []
-        busy: list[CachedEnv] = []
+        doomed = [env for env in envs if not env.complete]
+        if keep is not None:
+            doomed += complete[keep:]
+        if older_than is not None:
+            doomed += [env for env in complete[:keep] if env.last_used < time.time() - older_than]
+        pruned = Pruned()
         for env in doomed:
-            with self._lock_file(env.key) as fd:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    busy.append(env)
-                    continue
-                size = env.size()
-                shutil.rmtree(env.path)
-                removed.append((env, size))
-        return removed, busy
+            self._remove(env, scans, pruned)
+        for env in reversed(complete):  # least recently used first
+            if max_size is None or usage(scans.values()).on_disk <= max_size:
+                break
+            if env.key in scans and env not in pruned.busy:
+                self._remove(env, scans, pruned)
+        after = self.usage()
+        # Files uv's package cache also links stay on disk: not freed.
+        pruned.freed = (before.on_disk - before.shared) - (after.on_disk - after.shared)
+        return pruned
+
+    def _remove(self, env: CachedEnv, scans: dict[str, Scan], pruned: Pruned) -> None:
+        with self._lock_file(env.key) as fd:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                pruned.busy.append(env)
+                return
+            shutil.rmtree(env.path)
+            pruned.removed.append((env, usage([scans.pop(env.key)]).on_disk))
+
+
+@dataclasses.dataclass
+class Pruned:
+    removed: list[tuple[CachedEnv, int]] = dataclasses.field(default_factory=list)  # with each one's size on disk
+    busy: list[CachedEnv] = dataclasses.field(default_factory=list)  # in use: kept
+    freed: int = 0  # less than the sizes removed where uv's cache (or a kept env) still links their files

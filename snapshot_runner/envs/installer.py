@@ -1,9 +1,13 @@
 """Make one virtual environment holding exactly one torch (and numpy), with uv or pip.
 
-uv is used when it is on PATH and the machine has no pip configuration: uv
-does not read pip's (index URLs, find-links, constraints), and an install
-that silently ignored it would not be the torch this machine means.
-``SNAPSHOT_RUNNER_INSTALLER=uv|pip`` overrides the choice.
+uv is used when it is installed (on PATH or next to this Python: the dev
+extra has it). It installs from its shared package cache (uv's default, or
+``$UV_CACHE_DIR``) by hardlinks, so a torch already downloaded costs seconds
+and a few MB per environment instead of a full copy (``make bench-envs``).
+uv reads none of pip's configuration, so pip's is passed on to it
+(``pip_config``), and it takes the best version over all indexes as pip does.
+Without uv, or with a pip setting uv cannot honour, pip makes the env and the
+reason is said. ``SNAPSHOT_RUNNER_INSTALLER=uv|pip`` overrides the choice.
 """
 
 from __future__ import annotations
@@ -12,10 +16,12 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
+from snapshot_runner.envs.pip_config import pip_settings, uv_options
 from snapshot_runner.envs.torch_spec import TorchSpec
 
 INSTALLER_VAR = "SNAPSHOT_RUNNER_INSTALLER"
@@ -29,24 +35,28 @@ def env_python(env_dir: Path) -> Path:
     return env_dir / "bin" / "python"
 
 
-def pip_configured() -> bool:
-    """Whether pip here has any configuration (files or PIP_* variables)."""
-    proc = subprocess.run([sys.executable, "-m", "pip", "config", "list"], capture_output=True, text=True)
-    # PIP_CONFIG_FILE=/dev/null is pip's way of saying "read no configuration"; it lists itself.
-    entries = [line for line in proc.stdout.splitlines() if line.strip() and line.strip() != f":env:.config-file='{os.devnull}'"]
-    return proc.returncode == 0 and bool(entries)
+def uv_binary() -> str | None:
+    beside = Path(sys.executable).parent / "uv"  # the venv's own, not on PATH when run as .venv/bin/...
+    return str(beside) if beside.is_file() else shutil.which("uv")
 
 
-def choose_installer() -> str:
+def choose_installer() -> tuple[str, str | None]:
+    """``uv`` or ``pip``, and why pip when it is pip."""
     chosen = os.environ.get(INSTALLER_VAR)
     if chosen in ("uv", "pip"):
-        return chosen
-    return "uv" if shutil.which("uv") and not pip_configured() else "pip"
+        return chosen, None if chosen == "uv" else f"{INSTALLER_VAR}=pip"
+    if not uv_binary():
+        return "pip", "uv is not installed (pip install uv)"
+    untranslatable = uv_options(pip_settings()).untranslatable
+    if untranslatable:
+        return "pip", f"uv cannot honour pip's {', '.join(untranslatable)}"
+    return "uv", None
 
 
-def _run(command: Sequence[str], log: TextIO | None) -> tuple[int, list[str]]:
+def _run(command: Sequence[str], log: TextIO | None, env: dict[str, str] | None = None) -> tuple[int, list[str]]:
     """Run an installer step; its output goes to ``log`` (verbose) and is kept for errors."""
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace")
+    environ = {**os.environ, **env} if env else None
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace", env=environ)
     assert proc.stdout is not None
     lines = []
     for line in proc.stdout:
@@ -73,30 +83,33 @@ def failure_reason(lines: Sequence[str]) -> str:
         for prefix in ("ERROR: ", "error: ", "× "):
             if text.startswith(prefix):
                 reason = text[len(prefix) :].rstrip(":.")
-                # uv puts the why on the next line: "╰─▶ Because torch==9.9 was not found ..."
-                # on a terminal, "cause: Because there is no version of torch==9.9 ..." in a pipe.
+                # uv puts the why on the next line: "╰─▶ Because torch==9.9 was not found ..." (uv >= 0.10: "cause: ...")
                 following = lines[index + 1].strip() if index + 1 < len(lines) else ""
-                for marker in ("╰─▶", "cause:"):
-                    if following.startswith(marker):
-                        reason += ": " + following[len(marker) :].strip()
+                if following.startswith(("╰─▶", "cause: ")):
+                    reason += ": " + following.lstrip("╰─▶ ").removeprefix("cause: ")
                 conflict = _conflict(lines)
                 return f"{reason} ({'; '.join(conflict)})" if conflict else reason
     nonblank = [line.strip() for line in lines if line.strip()]
     return nonblank[-1] if nonblank else "no output"
 
 
-def _commands(installer: str, spec: TorchSpec, env_dir: Path) -> list[list[str]]:
+def _commands(installer: str, spec: TorchSpec, env_dir: Path) -> tuple[list[list[str]], dict[str, str]]:
+    """The installer's commands, and the variables they need."""
     python = str(env_python(env_dir))
     packages = [spec.requirement, "numpy", *spec.installer_args()]
     if installer == "uv":
-        return [
-            ["uv", "venv", "--quiet", "--python", sys.executable, str(env_dir)],
-            ["uv", "pip", "install", "--python", python, *packages],
-        ]
+        uv = uv_binary() or "uv"
+        settings = pip_settings()
+        if spec.index_url:  # as with pip, the command line's index replaces the configured one
+            settings.pop("index-url", None)
+        options = uv_options(settings)
+        # pip takes the best version over every index; uv, by default, only the first index that has torch.
+        install = [uv, "pip", "install", "--python", python, "--index-strategy", "unsafe-best-match", *options.args, *packages]
+        return [[uv, "venv", "--quiet", "--python", sys.executable, str(env_dir)], install], options.env
     return [
         [sys.executable, "-m", "venv", str(env_dir)],
         [python, "-m", "pip", "install", "--disable-pip-version-check", "--no-input", *packages],
-    ]
+    ], {}
 
 
 def installed_torch(env_dir: Path) -> str:
@@ -108,16 +121,20 @@ def installed_torch(env_dir: Path) -> str:
     return proc.stdout.strip()
 
 
-def make_torch_env(spec: TorchSpec, env_dir: Path, log: TextIO | None = None) -> dict[str, str]:
+def make_torch_env(spec: TorchSpec, env_dir: Path, log: TextIO | None = None, installer: str | None = None) -> dict[str, Any]:
     """Make ``env_dir`` with exactly ``spec``'s torch and numpy; what the cache records of it.
 
-    ``log`` gets the installer's output as it runs (None: kept for errors only).
+    ``log`` gets the installer's output as it runs (None: kept for errors only);
+    ``installer`` is ``choose_installer()``'s unless given.
     """
-    installer = choose_installer()
-    for command in _commands(installer, spec, env_dir):
-        returncode, lines = _run(command, log)
+    installer = installer or choose_installer()[0]
+    commands, env = _commands(installer, spec, env_dir)
+    start = time.monotonic()
+    for command in commands:
+        returncode, lines = _run(command, log, env)
         if returncode != 0:
             raise InstallError(f"{installer} could not install {spec.requirement}: {failure_reason(lines)}")
+    installed = time.monotonic()
     # Imported here: `capture` without --torch runs where only torch is installed.
     from packaging.specifiers import SpecifierSet
 
@@ -128,4 +145,6 @@ def make_torch_env(spec: TorchSpec, env_dir: Path, log: TextIO | None = None) ->
     returncode, lines = _run([str(env_python(env_dir)), "-c", "import torch"], None)
     if returncode != 0:
         raise InstallError(f"torch {version} was installed but does not import: {failure_reason(lines)}")
-    return {"spec": spec.describe(), "torch_version": version, "installer": installer}
+    # The check's first `import torch` compiles torch's bytecode: on a busy machine most of the time.
+    seconds = {"install": round(installed - start, 1), "check": round(time.monotonic() - installed, 1)}
+    return {"spec": spec.describe(), "torch_version": version, "installer": installer, "seconds": seconds}
