@@ -5,7 +5,6 @@ but hold no torch; ``test_multi_torch.py`` installs a real one."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -15,11 +14,9 @@ from pathlib import Path
 import pytest
 
 from snapshot_runner.envs.cache import LAST_USED, MARKER, EnvCache
-from snapshot_runner.envs.installer import INSTALLER_VAR
 from snapshot_runner.envs.torch_spec import SpecError, TorchSpec
 
 from .conftest import REPO, run_cli
-from .tools import require
 
 
 def cheap_build(counter: Path | None = None, fail: bool = False):  # type: ignore[no-untyped-def]
@@ -265,55 +262,3 @@ def test_a_bad_spec_is_one_line(tmp_path: Path) -> None:
     proc = run_cli("capture", "--torch", "torch>=2", "--envs-dir", str(tmp_path))
     assert proc.returncode == 2
     assert proc.stderr.strip() == "snapshot-runner: error: --torch wants one version (2.14.1 or torch==2.10.0.dev20251015), got 'torch>=2'"
-
-
-# --- which installer ----------------------------------------------------------
-
-
-def _capture_with(tmp_path: Path, *, forced: str | None, pip_config: bool) -> str:
-    """The one error line of ``capture --torch 9.9`` with uv on PATH, pip
-    configured as this machine is or not at all, and ``$SNAPSHOT_RUNNER_INSTALLER``
-    set to ``forced``: which installer failed says which one was chosen."""
-    uv = shutil.which("uv", path=str(Path(sys.executable).parent))
-    require(uv, "uv is not installed next to this Python (the dev extra has it: make install)")
-    uv_dir = tmp_path / "uv-bin"
-    uv_dir.mkdir()
-    (uv_dir / "uv").symlink_to(uv)  # type: ignore[arg-type]
-    path = [str(uv_dir), *(d for d in os.environ["PATH"].split(os.pathsep) if not (Path(d) / "uv").exists())]
-    env = {k: v for k, v in os.environ.items() if k != INSTALLER_VAR and (pip_config or not k.startswith("PIP_"))}
-    env |= {"PATH": os.pathsep.join(path), "PYTHONWARNINGS": "ignore"}
-    if not pip_config:
-        env["PIP_CONFIG_FILE"] = os.devnull  # pip then reads no configuration file at all
-    if forced:
-        env[INSTALLER_VAR] = forced
-    command = [sys.executable, "-m", "snapshot_runner.cli", "capture", "-k", "twotensor_view", "--torch", "9.9", "--envs-dir", str(tmp_path / "envs")]
-    proc = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300, env=env)
-    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
-    errors = [line for line in proc.stderr.splitlines() if line.startswith("snapshot-runner: error:")]
-    assert len(errors) == 1, proc.stderr
-    assert EnvCache(tmp_path / "envs").envs() == []
-    return errors[0]
-
-
-UV_FAILED = "snapshot-runner: error: uv could not install torch==9.9: No solution found when resolving dependencies: "
-PIP_FAILED = "snapshot-runner: error: pip could not install torch==9.9: "
-
-
-@pytest.mark.parametrize(
-    ("forced", "pip_config", "expected"),
-    [
-        # uv ignores pip's configuration: with some, pip is chosen even though uv is there.
-        (None, True, PIP_FAILED),
-        (None, False, UV_FAILED),
-        # The variable overrides the choice either way.
-        ("uv", True, UV_FAILED),
-        ("pip", False, PIP_FAILED),
-    ],
-    ids=["pip-configured", "no-pip-config", "forced-uv", "forced-pip"],
-)
-def test_installer_choice(tmp_path: Path, forced: str | None, pip_config: bool, expected: str) -> None:
-    line = _capture_with(tmp_path, forced=forced, pip_config=pip_config)
-    assert line.startswith(expected), line
-    if expected == UV_FAILED:
-        # uv's own reason, from the line after its error.
-        assert "no version of torch==9.9" in line or "torch==9.9 was not found" in line, line
