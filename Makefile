@@ -30,7 +30,7 @@ lint: install
 # Everything: lint, unit tests, bad-input tests, determinism checks and the golden check.
 # Not the multi_torch tests: they install another torch (`make test-torch`).
 test: install lint
-	$(PYTEST) -n 2 -q -m "not multi_torch"
+	$(PYTEST) -n 2 --dist loadgroup --durations=10 -q -m "not multi_torch"
 
 # --torch end to end with a second real torch (2.14.1, ~5.5 GB): made in the env
 # cache ($SNAPSHOT_RUNNER_ENVS or ~/.cache/snapshot-runner/envs) once, reused after.
