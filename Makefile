@@ -32,7 +32,7 @@ lint: install
 # Everything: lint, unit tests, bad-input tests, determinism checks and the golden check.
 # Not the multi_torch tests: they install another torch (`make test-torch`).
 test: install lint
-	$(PYTEST) -n 2 -q -m "not multi_torch"
+	$(PYTEST) -n 2 --dist loadgroup --durations=10 -q -m "not multi_torch"
 
 # examples/torchao as a user's project: its own .venv with the reference torch,
 # torchao from the registry and this tool installed from the checkout

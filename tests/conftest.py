@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from .tools import require
+
 REPO = Path(__file__).resolve().parent.parent
 CASES = REPO / "cases"
 
@@ -35,8 +37,11 @@ def postgres_server():
     from .postgres import find_bindir, running_server
 
     bindir = find_bindir()
-    if bindir is None:
-        pytest.skip("no PostgreSQL server binaries (initdb/pg_ctl/postgres on PATH or in /usr/lib/postgresql/*/bin)")
+    require(
+        bindir,
+        "PostgreSQL is not installed: no initdb/pg_ctl/postgres on PATH or in /usr/lib/postgresql/*/bin (Debian: apt-get install postgresql; .ci/run installs it)",
+    )
+    assert bindir is not None
     with running_server(bindir) as server:
         yield server
 

@@ -16,6 +16,9 @@ from snapshot_runner.capture.recorder import capture_case
 
 from .conftest import CASES, run_cli
 
+# One worker runs this module, so its module fixture is made once (make test: --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("determinism")
+
 
 def _capture_json(*args: str, cases_dir: Path = CASES, out: Path) -> dict[str, dict[str, str]]:
     proc = run_cli("capture", "--cases-dir", str(cases_dir), "--json", str(out), *args)
@@ -30,9 +33,14 @@ def forward_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str,
 
 @pytest.mark.slow
 def test_reverse_order_is_byte_identical(forward_run, tmp_path: Path) -> None:
-    names = list(forward_run)[::-1]
+    # Every case but Inductor's models (two thirds of the compile time, and run
+    # with every compiler cache off anyway): the subclass, nested-int,
+    # graph-break and recompile cases whose state could leak into the next case.
+    names = [n for n in forward_run if n.split("::")[0] != "inductor.models"][::-1]
+    assert len(names) == len(forward_run) - 5
     reverse = _capture_json(*[a for n in names for a in ("--case", n)], out=tmp_path / "r.json")
-    assert reverse == forward_run
+    assert list(reverse) == names
+    assert reverse == {n: forward_run[n] for n in names}
 
 
 @pytest.mark.slow

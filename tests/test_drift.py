@@ -17,6 +17,9 @@ from snapshot_runner.history.store import Store
 
 from .conftest import CASES, REPO, run_cli
 
+# One worker runs this module, so its module fixture is made once (make test: --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("drift")
+
 CHOSEN = [
     "subclasses.two_tensor::twotensor_view",
     "subclasses.two_tensor::twotensor_view_mul",
@@ -121,8 +124,47 @@ def test_altered_goldens_give_the_right_status_per_artifact(history):
     assert '-        clone: "f32[s47, s16]" = torch.ops.aten.mul.Tensor(primals_3, 2)' in forward["diff"]
     guards = next(a for a in by_name["subclasses.two_tensor::twotensor_view_mul"]["artifacts"] if a["key"] == "guards")
     assert guards["classification"] == "guards"
-    assert "1 added (TENSOR_MATCH 1)" in guards["summary"]
+    # The golden holds 50 guard-tree nodes, 3 of them TENSOR_MATCH (counted by hand); the altered one lacks one.
+    assert guards["summary"][:2] == ["guards 49 → 50", "1 added (TENSOR_MATCH 1)"]
     assert guards["semantic_diff"].splitlines()[-1].startswith("+ TENSOR_MATCH on L['tt']")
+
+
+def test_the_database_comes_from_snapshot_runner_db_unless_db_is_given(history, tmp_path, monkeypatch):
+    from_env, from_flag = tmp_path / "env.sqlite", tmp_path / "flag.sqlite"
+    monkeypatch.setenv("SNAPSHOT_RUNNER_DB", f"sqlite:///{from_env}")
+    (tmp_path / "db").mkdir()
+    monkeypatch.chdir(tmp_path)  # where the default, db/history.sqlite, would be
+    code, out, err = run("record", "--from-json", str(history["report"]), "--label", "via-env")
+    assert (code, out) == (0, "1\n"), err
+    code, out, err = run("record", "--from-json", str(history["report"]), "--label", "via-flag", "--db", f"sqlite:///{from_flag}")
+    assert (code, out) == (0, "1\n"), err
+    # Each run went to its own file, and the read commands find them the same way.
+    code, out, _ = run("runs")
+    assert code == 0 and [line.split()[1] for line in out.splitlines()[1:]] == ["via-env"]
+    code, out, _ = run("runs", "--db", f"sqlite:///{from_flag}")
+    assert code == 0 and [line.split()[1] for line in out.splitlines()[1:]] == ["via-flag"]
+    code, out, err = run("drift", "--from", "via-env", "--to", "latest", "--format", "json")
+    assert code == 0, err
+    assert (json.loads(out)["from"]["label"], json.loads(out)["to"]["label"]) == ("via-env", "via-env")
+    code, out, _ = run("runs", "--db", f"sqlite:///{from_env}")
+    assert code == 0 and [line.split()[1] for line in out.splitlines()[1:]] == ["via-env"]
+    assert not (tmp_path / "db" / "history.sqlite").exists()
+
+
+def test_fail_on_drift_exits_1_only_when_something_changed(history):
+    db, goldens = history["db"], _altered_goldens(history["tmp"])
+    same = run("drift", "--db", db, "--from", "first", "--to", "second", "--fail-on-drift")
+    changed = run("drift", "--db", db, "--from", "golden", "--to", "latest", "--snapshots-dir", str(goldens), "--fail-on-drift")
+    plain = run("drift", "--db", db, "--from", "golden", "--to", "latest", "--snapshots-dir", str(goldens))
+    assert (same[0], changed[0], plain[0]) == (0, 1, 0)
+    # The report is written either way: the exit status is the only difference.
+    assert changed[1] == plain[1] and "twotensor_view_mul" in changed[1]
+    assert changed[2].splitlines()[1:] == [
+        "changed artifacts: 1 guards, 1 structural",
+        "4 change(s) at --fail-on text or above, e.g. nested.jagged_views::nt_base_basic_view/dynamo_graph",
+    ]
+    assert changed[2].splitlines()[0].endswith(": 3 changed, 0 status-changed, 0 added, 1 removed, 0 unchanged")
+    assert same[2].endswith(": 0 changed, 0 status-changed, 0 added, 0 removed, 3 unchanged\n")
 
 
 def test_status_change_and_history_timeline(history, tmp_path):

@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+# One worker runs this module, so its module fixture is made once (make test: --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("golden_workflow")
 
 CASE_TEMPLATE = """
 import torch
@@ -53,20 +57,28 @@ def plugin_repo(root: Path, case_modules: dict[str, str]) -> Path:
     return root
 
 
+@pytest.fixture(scope="module")
+def written(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The repository with its goldens written, once per module: tests that only
+    read or check it share it."""
+    return plugin_repo(tmp_path_factory.mktemp("plugin_repo"), {"lib/ops.py": CASE_TEMPLATE.format(op="sin")})
+
+
 @pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    return plugin_repo(tmp_path, {"lib/ops.py": CASE_TEMPLATE.format(op="sin")})
+def repo(written: Path, tmp_path: Path) -> Path:
+    """A copy of the written repository, for a test that edits cases or goldens."""
+    return Path(shutil.copytree(written, tmp_path / "repo"))
 
 
-def test_goldens_are_plain_files_mirroring_the_case(repo: Path) -> None:
-    golden = repo / "snapshots" / "lib" / "ops" / "scale" / "aot_forward.txt"
+def test_goldens_are_plain_files_mirroring_the_case(written: Path) -> None:
+    golden = written / "snapshots" / "lib" / "ops" / "scale" / "aot_forward.txt"
     assert golden.read_text().startswith("class GraphModule(torch.nn.Module):\n")
     assert "torch.ops.aten.sin.default" in golden.read_text()
-    assert (repo / "snapshots" / "ENVIRONMENT").read_text().startswith("torch ")
+    assert (written / "snapshots" / "ENVIRONMENT").read_text().startswith("torch ")
 
 
-def test_unchanged_code_passes(repo: Path) -> None:
-    proc = _pytest(repo)
+def test_unchanged_code_passes(written: Path) -> None:
+    proc = _pytest(written)
     assert proc.returncode == 0, proc.stdout
 
 
@@ -78,9 +90,12 @@ def test_changed_graph_fails_with_a_readable_diff(repo: Path) -> None:
     assert "--- golden/aot_forward" in proc.stdout and "+++ captured/aot_forward" in proc.stdout
     assert any(line.startswith("-") and "aten.sin.default" in line for line in proc.stdout.splitlines())
     assert any(line.startswith("+") and "aten.cos.default" in line for line in proc.stdout.splitlines())
-    # The header counts artifacts: one per distinct diff shown (pytest may repeat the message).
-    keys = set(re.findall(r"^E?\s*--- golden/(\S+)", proc.stdout, re.MULTILINE))
-    assert len(keys) >= 2 and f"lib.ops::scale: {len(keys)} artifact(s) differ" in proc.stdout
+    # sin -> cos changes the Dynamo graph and both AOT graphs (cos' derivative is
+    # -sin); the guards (their comments name the source line, not its text) and
+    # the compile summary stay. The header counts them.
+    shown = set(re.findall(r"^E?\s*--- golden/(\S+)", proc.stdout, re.MULTILINE))
+    assert shown == {"dynamo_graph", "aot_forward", "aot_backward"}
+    assert "lib.ops::scale: 3 artifact(s) differ" in proc.stdout
     assert "\x1b[" not in proc.stdout  # plain text, no colour codes
 
 
@@ -107,8 +122,31 @@ def test_update_rewrites_and_deleted_cases_are_removed(repo: Path) -> None:
     assert _pytest(repo).returncode == 0
 
 
-def test_parallel_workers_pass(repo: Path) -> None:
-    proc = _pytest(repo, "-n", "2")
+# Inductor draws its own random numbers (unless config.fallback_random): with the
+# same seed the compiled result differs from eager, for real.
+MISMATCH_CASE = """
+import torch
+from snapshot_runner import case
+
+@case(backend="inductor", backward=False)
+def random_noise():
+    def f(x):
+        return x + torch.rand_like(x)
+    return f, (torch.zeros(8),)
+"""
+
+
+def test_compiled_result_differing_from_eager_fails_the_check(repo: Path) -> None:
+    (repo / "cases" / "lib" / "noisy.py").write_text(MISMATCH_CASE)
+    proc = _pytest(repo, "-k", "random_noise")
+    assert proc.returncode == 1, proc.stdout
+    assert "lib.noisy::random_noise: mismatch: compiled result differs from eager: Tensor-likes are not close! Mismatched elements: 8 / 8" in proc.stdout
+    assert "1 failed, " in proc.stdout and "passed" not in proc.stdout
+    assert not (repo / "snapshots" / "lib" / "noisy").exists()
+
+
+def test_parallel_workers_pass(written: Path) -> None:
+    proc = _pytest(written, "-n", "2")
     assert proc.returncode == 0, proc.stdout
 
 

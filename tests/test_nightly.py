@@ -1,16 +1,18 @@
 """`make nightly` (`snapshot-runner nightly`) on a real database: the first night is
-compared with the goldens, the next with the previous night, over the same
-case selection; a case edited in between shows up as drift."""
+compared with the goldens, the next with the previous night on the same device
+(not with a hand-made run or another device's nightly in between), over the
+same case selection; a case edited in between shows up as drift."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import shutil
 import subprocess
 import sys
 
-from .conftest import CASES, REPO
+from .conftest import CASES, REPO, run_cli
 
 VIEW = "subclasses.two_tensor::twotensor_view"
 SELECTION = ["--case", VIEW, "--case", "subclasses.torch_function::passthrough_add"]
@@ -59,9 +61,23 @@ def test_nightly_compares_with_goldens_then_with_the_previous_night(tmp_path):
     assert "y.view(" in body
     module.write_text(source.replace(body, body.replace("y.view(", "y.reshape(")))
 
+    # Runs in between that are not this device's previous nightly: one recorded
+    # by hand here (run 2), and another device's nightly (run 3, a GPU box's
+    # report). Both hold the edited case, so compared with either the edit would not show.
+    capture = tmp_path / "capture.json"
+    proc = run_cli("capture", "--cases-dir", str(cases), *SELECTION, "--json", str(capture))
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(capture.read_text())
+    assert report["environment"]["device"] == "cpu"
+    gpu = tmp_path / "gpu.json"
+    gpu.write_text(json.dumps({**report, "environment": {**report["environment"], "device": "cuda:NVIDIA H200"}}))
+    for source, label in ((capture, "by-hand"), (gpu, "nightly-2099-01-01T000000")):
+        proc = run_cli("record", "--from-json", str(source), "--db", db, "--label", label)
+        assert proc.returncode == 0, proc.stderr
+
     second = nightly(db, str(reports), str(cases))
     assert second.returncode == 0, second.stderr
-    assert "(run 2 from run 1)" in second.stderr
+    assert "(run 4 from run 1)" in second.stderr
     markdown = (reports / f"drift-{date}.md").read_text()
     assert markdown.startswith("## Graph drift: run 1 'nightly-")
     assert "**1** changed" in markdown and f"| `{VIEW}` | changed |" in markdown

@@ -23,6 +23,10 @@ from snapshot_runner.history.store import Store
 
 from .conftest import CASES, REPO
 from .test_drift import run
+from .tools import require
+
+# One worker runs this module, so its module fixture is made once (make test: --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("report_html")
 
 CHOSEN = [
     "subclasses.two_tensor::twotensor_simple",
@@ -198,6 +202,24 @@ def test_grid_has_one_column_per_run_and_a_colour_per_version(reports):
     assert "artifacts with one version in every column" in reports["pages"]["runs"].read_text(encoding="utf-8")
 
 
+@pytest.mark.parametrize(
+    ("sides", "matrix_runs", "columns"),
+    [
+        # The newest complete run (4), plus the two sides (1, 3) wherever they are: not run 2.
+        ((0, 2), "1", [0, 2, 3]),
+        # The newest two (3, 4), plus side 2: not run 1.
+        ((1, 2), "2", [1, 2, 3]),
+    ],
+)
+def test_matrix_runs_limits_the_grid_to_the_newest_runs_and_the_sides(reports, sides, matrix_runs, columns):
+    ids = reports["ids"]
+    page = reports["tmp"] / f"matrix-{matrix_runs}.html"
+    argv = ["--from", str(ids[sides[0]]), "--to", str(ids[sides[1]]), "--matrix-runs", matrix_runs]
+    code, _, err = run("drift", "--db", reports["db"], *argv, "--format", "html", "--out", str(page))
+    assert code == 0, err
+    assert _grid(page).columns == [str(ids[i]) for i in columns]
+
+
 def test_golden_side_still_shows_the_runs_and_a_goldens_column(reports):
     ids = [str(i) for i in reports["ids"]]
     grid = _grid(reports["pages"]["golden"])
@@ -228,8 +250,8 @@ def test_version_matrix_is_one_query(reports):
 
 def _chromium(tmp: Path, *argv: str) -> subprocess.CompletedProcess[str]:
     chromium = shutil.which("chromium")
-    if chromium is None:
-        pytest.skip("chromium not installed (Debian: apt-get install chromium; .ci/run installs it)")
+    require(chromium, "Chromium is not installed: no chromium on PATH (Debian: apt-get install chromium; .ci/run installs it)")
+    assert chromium is not None
     flags = [
         "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -238,17 +260,42 @@ def _chromium(tmp: Path, *argv: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([chromium, *flags, *argv], capture_output=True, text=True, timeout=60)
 
 
-def test_chromium_renders_the_report(reports):
-    page = reports["pages"]["runs"]
-    done = _chromium(reports["tmp"], "--dump-dom", page.as_uri())
+def _dom(tmp: Path, page: Path) -> str:
+    done = _chromium(tmp, "--dump-dom", page.as_uri())
     assert done.returncode == 0, done.stderr[-2000:]
-    dom = done.stdout
+    return done.stdout
+
+
+def _buttons(dom: str) -> list[str]:
+    """The buttons in a DOM dump: only the report's inline script makes any
+    (their labels are in the script's source too, so the text alone proves nothing)."""
+    return re.findall(r"<button\b[^>]*>([^<]*)</button>", dom)
+
+
+def test_chromium_renders_the_report(reports):
+    dom = _dom(reports["tmp"], reports["pages"]["runs"])
     for name in CHOSEN[:2]:
         assert name in dom
     assert "aten.add.Tensor" in dom and "&lt;script&gt;alert(1)&lt;/script&gt;" in dom
-    # The inline script ran (its CSP hash matches); nothing injected became a script.
-    assert "expand all diffs" in dom
+    # The inline script ran (the CSP allows its hash): it added the two buttons.
+    assert _buttons(dom) == ["expand all diffs", "collapse all diffs"]
+    # Nothing injected became a script.
     assert len(re.findall(r"<script\b", dom)) == 1 and "<img" not in dom
+
+
+@pytest.mark.parametrize("policy", ["script-src 'none'", "script-src 'sha256-" + "A" * 43 + "='"], ids=["none", "other-hash"])
+def test_a_blocked_script_fails_the_same_check(reports, policy):
+    """The button check can fail: the same page under a policy that blocks its
+    script (none allowed, or another script's hash) has the labels in its source
+    and no buttons."""
+    text = reports["pages"]["runs"].read_text(encoding="utf-8")
+    allowed = re.findall(r"script-src '[^']+'", text)
+    assert len(allowed) == 1
+    blocked = reports["tmp"] / "blocked.html"
+    blocked.write_text(text.replace(allowed[0], policy), encoding="utf-8")
+    dom = _dom(reports["tmp"], blocked)
+    assert "expand all diffs" in dom and "aten.add.Tensor" in dom
+    assert _buttons(dom) == []
 
 
 def _png_pixels(data: bytes) -> tuple[int, int, bytes]:

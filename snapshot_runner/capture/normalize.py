@@ -153,8 +153,9 @@ def installed_global_ids(text: str, ctx: Context) -> str:
 
 @rule(GRAPH, GUARDS, SUMMARY, CODE)
 def object_addresses(text: str, ctx: Context) -> str:
-    """``<function f at 0x7f3a...>`` -> ``<function f at 0x<address>>``."""
-    return re.sub(r"0x[0-9a-fA-F]{6,}", "0x<address>", text)
+    """``<function f at 0x7f3a...>`` -> ``<function f at 0x<address>>``. Only an
+    object's repr (`` at 0x...``): a hex constant in generated code is code."""
+    return re.sub(r"(?<= at )0x[0-9a-fA-F]{6,}", "0x<address>", text)
 
 
 @rule(GUARDS)
