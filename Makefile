@@ -8,13 +8,15 @@ STAMP := $(VENV)/.installed
 TORCH_SPEC ?= torch==2.13.0
 PYTEST := $(PY) -m pytest
 
-.PHONY: nightly install lint test test-torch snapshot snapshot-update bench bench-db bench-envs gpu-capture snapshot-gpu clean
+.PHONY: nightly install lint test test-example test-torch snapshot snapshot-update bench bench-db bench-envs gpu-capture snapshot-gpu clean
 
 install: $(STAMP)
 
 $(STAMP): pyproject.toml Makefile
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check "$(TORCH_SPEC)" numpy
+	@# The distribution was called snapshot-runner before: two of them would register the pytest plugin twice.
+	$(PY) -m pip uninstall --quiet --disable-pip-version-check -y snapshot-runner 2>/dev/null || true
 	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev]" "$(TORCH_SPEC)"
 	@touch $(STAMP)
 
@@ -31,6 +33,21 @@ lint: install
 # Not the multi_torch tests: they install another torch (`make test-torch`).
 test: install lint
 	$(PYTEST) -n 2 --dist loadgroup --durations=10 -q -m "not multi_torch"
+
+# examples/torchao as a user's project: its own .venv with the reference torch,
+# torchao from the registry and this tool installed from the checkout
+# non-editable (rebuilt every time), then its golden check from its directory.
+EXAMPLE := examples/torchao
+EXAMPLE_PY := $(EXAMPLE)/.venv/bin/python
+TORCHAO_SPEC ?= torchao==0.18.0
+test-example:
+	@test -x $(EXAMPLE_PY) || $(PYTHON) -m venv $(EXAMPLE)/.venv || python3 -m venv $(EXAMPLE)/.venv
+	$(EXAMPLE_PY) -m pip install --quiet --disable-pip-version-check "$(TORCH_SPEC)" numpy "$(TORCHAO_SPEC)"
+	@# setuptools keeps build/ between builds and would ship files deleted or renamed since.
+	rm -rf build
+	$(EXAMPLE_PY) -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps .
+	$(EXAMPLE_PY) -m pip install --quiet --disable-pip-version-check . "$(TORCH_SPEC)"
+	cd $(EXAMPLE) && .venv/bin/python -m pytest -q -p no:cacheprovider
 
 # --torch end to end with a second real torch (2.14.1, ~5.5 GB): made in the env
 # cache ($SNAPSHOT_RUNNER_ENVS or ~/.cache/snapshot-runner/envs) once, reused after.

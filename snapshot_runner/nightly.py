@@ -71,6 +71,7 @@ class Plan:
     # The torch of a version to bisect, installed like the night's own.
     spec_of: Callable[[str], TorchSpec] | None = None
     debug: bool = False
+    track: tuple[str, ...] = ()  # the project's tracked distributions
     jobs: int = 1  # supervised workers
     timeout: float = DEFAULT_TIMEOUT  # seconds a case may run unless it sets its own
 
@@ -162,7 +163,7 @@ def run_night(
             on_result(result)
 
     try:
-        request = CaptureRequest(str(plan.cases_dir), plan.names, plan.substring, debug=plan.debug)
+        request = CaptureRequest(str(plan.cases_dir), plan.names, plan.substring, debug=plan.debug, track=plan.track)
         capture = targets.capture(plan.target, request, jobs=plan.jobs, timeout=plan.timeout, on_start=started, on_result=finished, log=log)
     except (SpecError, InstallError, RequestError, WorkerError) as exc:
         raise NightlyError(str(exc)) from None
@@ -209,7 +210,7 @@ def _bisect_changes(store: Store, plan: Plan, night: Night, date: str, log: Text
         def at(version: str) -> CaptureReport:
             print(f"nightly: capturing {case} with torch {version} ...", file=log)
             try:
-                request = CaptureRequest(str(plan.cases_dir), (case,), debug=plan.debug)
+                request = CaptureRequest(str(plan.cases_dir), (case,), debug=plan.debug, track=plan.track)
                 return targets.capture(plan.target.with_torch(spec_of(version)), request, log=log)
             except (SpecError, InstallError, RequestError, WorkerError) as exc:
                 raise CaptureFailed(str(exc)) from None

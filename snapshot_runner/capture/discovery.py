@@ -12,7 +12,7 @@ from pathlib import Path
 from types import CodeType
 
 from snapshot_runner.capture.case import Case
-from snapshot_runner.capture.names import SEPARATOR, case_name, module_name
+from snapshot_runner.capture.names import SEPARATOR, case_name, module_name, split_case_name
 
 # Case modules are imported under this prefix so that a file named like a real
 # package (``cases/test.py``) never shadows or clashes with it.
@@ -21,6 +21,16 @@ MODULE_PREFIX = "snapshot_cases"
 
 class CaseSelectionError(LookupError):
     """A requested case name matches nothing that was discovered."""
+
+
+def not_loaded(names: Iterable[str], errors: Sequence[LoadError]) -> str | None:
+    """Why a requested case is missing when its module failed to import (else None)."""
+    failed = {error.module: error for error in errors}
+    for name in names:
+        error = failed.get(split_case_name(name)[0])
+        if error:
+            return f"{name} was not captured: {error.one_line()}"
+    return None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,10 +42,19 @@ class LoadError:
     line: int
     message: str
     traceback: str
+    torch_version: str | None = None  # the torch it failed under
+    missing_module: str | None = None  # the top-level module a ModuleNotFoundError names
 
     def one_line(self) -> str:
         where = f"{self.path}:{self.line}" if self.line else self.path
-        return f"{where}: cannot import case module {self.module}: {self.message}"
+        under = f" under torch {self.torch_version}" if self.torch_version else ""
+        # The usual cause in an environment the tool made: the user's library is not in it.
+        hint = (
+            f" (hint: {self.missing_module} is not installed there; the environments the tool makes get it with --with REQ or `with` in [tool.snapshot-runner])"
+            if self.missing_module
+            else ""
+        )
+        return f"{where}: cannot import case module {self.module}{under}: {self.message}{hint}"
 
 
 @dataclasses.dataclass
@@ -170,6 +189,8 @@ def discover(cases_dir: str | Path, *, exclude: Iterable[str] = (), before_impor
                     line=_error_location(exc, path),
                     message=f"{type(exc).__name__}: {exc}" if isinstance(exc, Exception) else exit_message(exc),
                     traceback=traceback.format_exc(),
+                    torch_version=getattr(sys.modules.get("torch"), "__version__", None),
+                    missing_module=exc.name.split(".")[0] if isinstance(exc, ModuleNotFoundError) and exc.name else None,
                 )
             )
             continue

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.metadata
 import platform
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 
@@ -26,7 +27,25 @@ def device_name() -> str:
     return f"cuda:{gpu}" if gpu else "cpu"
 
 
-def describe() -> dict[str, Any]:
+class UntrackedPackage(LookupError):
+    """A distribution asked to be tracked is not installed here: one line."""
+
+
+def package_versions(names: Sequence[str]) -> dict[str, str]:
+    """The installed versions of ``names`` (the project's ``track`` and ``with`` packages)."""
+    import torch
+
+    versions = {}
+    for name in names:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            raise UntrackedPackage(f"track: {name} is not installed under torch {torch.__version__} ({sys.executable})") from None
+    return dict(sorted(versions.items()))
+
+
+def describe(track: Sequence[str] = ()) -> dict[str, Any]:
+    """The facts of this interpreter; ``packages`` (the versions of ``track``) only when asked."""
     import torch
 
     return {
@@ -39,9 +58,11 @@ def describe() -> dict[str, Any]:
         "cuda": torch.version.cuda,
         "triton": triton_version(),
         "gpu_name": gpu_name(),
+        **({"packages": package_versions(track)} if track else {}),
     }
 
 
 def golden_key(env: dict[str, Any]) -> str:
-    """The facts a golden depends on, as one line: torch, device, python."""
-    return f"torch {env.get('torch_version')}, {env.get('device')}, python {env.get('python')}"
+    """The facts a golden depends on, as one line: torch, device, python, and the tracked packages."""
+    packages = "".join(f", {name} {version}" for name, version in (env.get("packages") or {}).items())
+    return f"torch {env.get('torch_version')}, {env.get('device')}, python {env.get('python')}{packages}"

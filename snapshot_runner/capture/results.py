@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from typing import Any
 
 from snapshot_runner.capture.artifacts import key_problem
@@ -72,6 +73,12 @@ def _encodable(text: object) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def load_error_module(line: str) -> str:
+    """The dotted case module a load error (``LoadError.one_line()``) names; "" if none."""
+    match = re.search(r"cannot import case module ([^\s:]+)", line)
+    return match[1] if match else ""
 
 
 @dataclasses.dataclass

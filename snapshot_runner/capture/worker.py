@@ -31,7 +31,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from snapshot_runner.capture.discovery import CaseSelectionError, discover, exit_message, select
+from snapshot_runner.capture.discovery import CaseSelectionError, discover, exit_message, not_loaded, select
 from snapshot_runner.capture.results import CaseResult, CaseStatus
 
 # Lines of a failing case's output kept with its error, and how long each may be.
@@ -53,9 +53,11 @@ class CaptureRequest:
     debug: bool = False
     # Case modules not to import: importing them killed an earlier worker.
     exclude: tuple[str, ...] = ()
+    # Distributions whose versions the report's environment records (``packages``).
+    track: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return {**dataclasses.asdict(self), "names": list(self.names), "exclude": list(self.exclude)}
+        return {**dataclasses.asdict(self), "names": list(self.names), "exclude": list(self.exclude), "track": list(self.track)}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> CaptureRequest:
@@ -66,6 +68,7 @@ class CaptureRequest:
             level=data.get("level", "canonical"),
             debug=bool(data.get("debug")),
             exclude=tuple(data.get("exclude") or ()),
+            track=tuple(data.get("track") or ()),
         )
 
 
@@ -150,9 +153,13 @@ class Session:
                 exclude=self.request.exclude,
                 before_import=lambda path, module: self.emit("loading", path=str(path), module=module),
             )
-            cases = select(found.cases, self.request.names, self.request.substring)
-        except (FileNotFoundError, CaseSelectionError) as exc:
+        except FileNotFoundError as exc:
             raise RequestError(str(exc)) from None
+        try:
+            cases = select(found.cases, self.request.names, self.request.substring)
+        except CaseSelectionError as exc:
+            # A named case whose module failed to import is that failure, not a typo.
+            raise RequestError(not_loaded(self.request.names, found.errors) or str(exc)) from None
         self.baseline.keep_modules()
         if self.request.debug:
             for error in found.errors:
@@ -160,8 +167,12 @@ class Session:
         self.cases = {case.name: case for case in cases}
         self.ctx = Context.current(found.cases_dir)
         sources = list(dict.fromkeys(case.source_file for case in cases if case.source_file))
+        try:
+            described = environment.describe(self.request.track)
+        except environment.UntrackedPackage as exc:
+            raise RequestError(str(exc)) from None
         return CaptureStart(
-            environment=environment.describe(),
+            environment=described,
             cases=[case.name for case in cases],
             source_files=sources,
             load_errors=[error.one_line() for error in found.errors],

@@ -14,11 +14,11 @@ import threading
 from collections.abc import Sequence
 from typing import TextIO
 
-from snapshot_runner.cli import bisect, capture, envs, history, nightly
-from snapshot_runner.cli.common import CliError, Exit, Handler, Interrupted, raise_interrupted
+from snapshot_runner.cli import bisect, capture, envs, history, init, nightly
+from snapshot_runner.cli.common import CliError, Exit, Handler, Interrupted, apply_project_config, raise_interrupted
 
 # The command groups in the order `--help` lists them.
-GROUPS = (capture, history, bisect, envs, nightly)
+GROUPS = (init, capture, history, bisect, envs, nightly)
 
 
 def parser() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
@@ -41,6 +41,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     handled = (signal.SIGINT, signal.SIGTERM) if threading.current_thread() is threading.main_thread() else ()
     previous = {signum: signal.signal(signum, raise_interrupted) for signum in handled}
     try:
+        apply_project_config(args)
         return handlers[args.command](args, out, err)
     except Interrupted as exc:
         detail = f": {exc.detail}" if exc.detail else ""

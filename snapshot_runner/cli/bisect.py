@@ -11,7 +11,20 @@ from typing import TextIO
 
 from snapshot_runner.capture.names import module_path, split_case_name
 from snapshot_runner.capture.results import CaptureReport
-from snapshot_runner.cli.common import CliError, Exit, Handler, add_debug, add_target_options, capture_report, index_args, open_store, resolve_torch, torch_spec
+from snapshot_runner.cli.common import (
+    CASES_DIR_HELP,
+    CliError,
+    Exit,
+    Handler,
+    add_debug,
+    add_target_options,
+    capture_report,
+    env_options,
+    index_args,
+    open_store,
+    resolve_torch,
+    torch_spec,
+)
 from snapshot_runner.cli.envs import add_envs_bound, prune_to_bound
 from snapshot_runner.redact import redact_url
 
@@ -42,7 +55,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> dict[s
     )
     p.add_argument("--format", choices=("text", "md", "json"), default="text")
     p.add_argument("--db", default=None, metavar="URL", help="the history database (see `record`)")
-    p.add_argument("--cases-dir", default="cases", help="directory of case modules (default: cases)")
+    p.add_argument("--cases-dir", default=None, help=CASES_DIR_HELP)
     add_target_options(p)
     add_envs_bound(p)
     return {"bisect": cmd_bisect}
@@ -72,15 +85,17 @@ def _command_line(args: argparse.Namespace, versions: list[str], db_url: str) ->
         parts.append("--all")
     if args.prefetch:
         parts.append("--prefetch")
-    # Index options with their credentials masked: this line goes into issue comments.
-    index = [("--index-url", args.index_url)] if args.index_url else []
-    index += [("--extra-index-url", url) for url in args.extra_index_url] + [("--find-links", link) for link in args.find_links]
+    # Index options (the config's too) with their credentials masked: this line goes into issue comments.
+    options = env_options(args)
+    index = [("--index-url", options.index_url)] if options.index_url else []
+    index += [("--extra-index-url", url) for url in options.extra_index_urls] + [("--find-links", link) for link in options.find_links]
+    index += [("--with", entry) for entry in options.with_]
     for flag, value in index:
         parts += [flag, redact_url(value)]
     if args.envs_dir:
         parts += ["--envs-dir", args.envs_dir]
-    if args.cases_dir != "cases":
-        parts += ["--cases-dir", args.cases_dir]
+    if str(args.cases_dir) != "cases" and Path(args.cases_dir) != args.project.cases_dir:
+        parts += ["--cases-dir", str(args.cases_dir)]
     return shlex.join(parts)
 
 

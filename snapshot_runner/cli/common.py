@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import enum
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -48,7 +49,9 @@ def raise_interrupted(signum: int, _frame: object) -> None:
 
 
 ENVS_DIR_HELP = "the cache of --torch environments (default: $SNAPSHOT_RUNNER_ENVS or ~/.cache/snapshot-runner/envs)"
-DB_HELP = "SQLAlchemy URL (default: $SNAPSHOT_RUNNER_DB or sqlite:///db/history.sqlite)"
+DB_HELP = "SQLAlchemy URL (default: $SNAPSHOT_RUNNER_DB, else `db` in [tool.snapshot-runner], else sqlite:///db/history.sqlite)"
+CASES_DIR_HELP = "directory of case modules (default: `cases-dir` in [tool.snapshot-runner], else cases)"
+SNAPSHOTS_DIR_HELP = "directory of the goldens (default: `snapshots-dir` in [tool.snapshot-runner], else snapshots)"
 
 
 def add_debug(p: argparse.ArgumentParser) -> None:
@@ -58,7 +61,7 @@ def add_debug(p: argparse.ArgumentParser) -> None:
 
 def add_selection(p: argparse.ArgumentParser) -> None:
     add_debug(p)
-    p.add_argument("--cases-dir", default="cases", help="directory of case modules (default: cases)")
+    p.add_argument("--cases-dir", default=None, help=CASES_DIR_HELP)
     p.add_argument("--case", action="append", default=[], metavar="NAME", help="only this case (repeatable)")
     p.add_argument("-k", dest="substring", default=None, metavar="SUBSTRING", help="only cases whose name contains it")
 
@@ -84,6 +87,69 @@ def add_target_options(p: argparse.ArgumentParser) -> None:
         "--torch", default=None, metavar="SPEC", help="capture in a cached env with exactly this torch: 2.14.1, torch==2.10.0.dev20251015, newest (the index's)"
     )
     add_installer_options(group)
+    group.add_argument(
+        "--with",
+        dest="with_",
+        action="append",
+        default=None,
+        metavar="REQ",
+        help="with --torch: also install this after torch, never replacing it (repeatable; replaces the config's `with`): a requirement, a path or '-e PATH'",
+    )
+
+
+def apply_project_config(args: argparse.Namespace) -> None:
+    """Fill the options not given with ``[tool.snapshot-runner]`` (found from the
+    working directory), else the defaults; flags always win. The config is kept
+    as ``args.project`` for the options only made environments use."""
+    import os
+
+    from snapshot_runner.config import ConfigError, find_config
+
+    try:
+        config = find_config()
+    except ConfigError as exc:
+        raise CliError(str(exc)) from None
+    args.project = config
+    if getattr(args, "cases_dir", "") is None:
+        args.cases_dir = config.cases_dir or Path("cases")
+    if getattr(args, "snapshots_dir", "") is None:
+        args.snapshots_dir = config.snapshots_dir or Path("snapshots")
+    # $SNAPSHOT_RUNNER_DB is this shell's choice: it wins over the project's file.
+    if getattr(args, "db", "") is None:
+        # Imported only here: `capture` runs without SQLAlchemy (a torch-only environment).
+        from snapshot_runner.history.store import URL_VARIABLE
+
+        if not os.environ.get(URL_VARIABLE):
+            args.db = config.db
+
+
+@dataclasses.dataclass(frozen=True)
+class EnvOptions:
+    """How the tool makes environments: the installer options and ``--with``
+    entries, each from the command line, else from the project config."""
+
+    index_url: str | None
+    extra_index_urls: tuple[str, ...]
+    find_links: tuple[str, ...]
+    with_: tuple[str, ...]
+
+
+def env_options(args: argparse.Namespace) -> EnvOptions:
+    from snapshot_runner.config import ProjectConfig
+    from snapshot_runner.envs.with_packages import resolve_entry
+
+    config: ProjectConfig = getattr(args, "project", None) or ProjectConfig()
+    try:
+        # Paths on the command line are the working directory's; the config's were resolved against its file.
+        with_ = tuple(resolve_entry(entry, Path.cwd()) for entry in args.with_) if args.with_ is not None else config.with_
+    except ValueError as exc:
+        raise CliError(f"--{exc}") from None
+    return EnvOptions(
+        args.index_url or config.index_url,
+        tuple(args.extra_index_url or config.extra_index_url),
+        tuple(args.find_links or config.find_links),
+        with_,
+    )
 
 
 def number_in(kind: type[int] | type[float], low: float, high: float, *, auto: int | None = None) -> Callable[[str], int | float]:
@@ -126,11 +192,12 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
 
 
 def torch_spec(args: argparse.Namespace, version: str) -> TorchSpec:
-    """``version`` with the installer options of ``add_target_options``."""
+    """``version`` with the ``env_options`` of ``add_target_options``."""
     from snapshot_runner.envs.torch_spec import SpecError, TorchSpec
 
+    options = env_options(args)
     try:
-        return TorchSpec.parse(version, args.index_url, tuple(args.extra_index_url), tuple(args.find_links))
+        return TorchSpec.parse(version, options.index_url, options.extra_index_urls, options.find_links, options.with_)
     except SpecError as exc:
         raise CliError(str(exc)) from None
 
@@ -162,8 +229,8 @@ def target(args: argparse.Namespace, log: TextIO | None = None) -> Target:
     envs_dir = Path(args.envs_dir) if args.envs_dir else None
     if args.torch:
         return Target(torch=torch_spec(args, resolve_torch(args, args.torch, log)), envs_dir=envs_dir)
-    if args.index_url or args.extra_index_url or args.find_links or args.pre:
-        raise CliError("--index-url, --extra-index-url, --find-links and --pre go with --torch")
+    if args.index_url or args.extra_index_url or args.find_links or args.pre or args.with_:
+        raise CliError("--index-url, --extra-index-url, --find-links, --pre and --with go with --torch")
     return Target(python=Path(args.python) if args.python else None, envs_dir=envs_dir)
 
 
@@ -203,7 +270,7 @@ def capture_report(
             advance[0](result)
 
         try:
-            request = CaptureRequest(str(args.cases_dir), tuple(names), substring, level, args.debug)
+            request = CaptureRequest(str(args.cases_dir), tuple(names), substring, level, args.debug, track=args.project.track)
             return targets.capture(
                 chosen,
                 request,

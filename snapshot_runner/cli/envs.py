@@ -111,7 +111,10 @@ def _list(cache: EnvCache, out: TextIO, err: TextIO) -> int:
     for env in envs:
         info = env.info or {}
         torch = info.get("torch_version", "(half-made)")
-        rows.append((env.key, torch, info.get("python", "-"), human_size(env.size()), _when(env.last_used), info.get("spec", "-")))
+        # The --with entries are in the spec; their installed versions follow it.
+        packages = ", ".join(f"{name} {version}" for name, version in (info.get("packages") or {}).items())
+        spec = info.get("spec", "-") + (f" ({packages})" if packages else "")
+        rows.append((env.key, torch, info.get("python", "-"), human_size(env.size()), _when(env.last_used), spec))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=True)) + "  " + row[-1], file=out)

@@ -9,12 +9,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from snapshot_runner.capture.results import CaseResult, status_summary
+from snapshot_runner.capture.results import CaptureReport, status_summary
 from snapshot_runner.cli.common import (
+    CASES_DIR_HELP,
+    SNAPSHOTS_DIR_HELP,
     CliError,
     Exit,
     Handler,
@@ -28,6 +29,7 @@ from snapshot_runner.cli.common import (
     number_in,
     open_store,
     report_failures,
+    report_load_errors,
     resolve_torch,
 )
 from snapshot_runner.drift.semantic import Level
@@ -69,7 +71,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> dict[s
         help="md (an issue comment), html, json, or junit (JUnit XML: a test per case × artifact)",
     )
     p_drift.add_argument("--out", default=None, metavar="PATH", help="write the report here (default: stdout)")
-    p_drift.add_argument("--snapshots-dir", default="snapshots", help="the goldens REF 'golden' means (default: snapshots)")
+    p_drift.add_argument("--snapshots-dir", default=None, help=SNAPSHOTS_DIR_HELP)
     p_drift.add_argument("--include-incomplete", action="store_true", help="let REFs name incomplete runs")
     p_drift.add_argument("--fail-on-drift", action="store_true", help="exit 1 when anything changed (as --fail-on text)")
     p_drift.add_argument(
@@ -89,7 +91,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> dict[s
     )
     p_drift.add_argument("-k", dest="substring", default=None, metavar="SUBSTRING", help="only cases whose name contains it")
     p_drift.add_argument("--case", action="append", default=[], metavar="NAME", help="only this case (repeatable; with --python/--torch, the cases captured)")
-    p_drift.add_argument("--cases-dir", default="cases", help="with --python/--torch: directory of case modules (default: cases)")
+    p_drift.add_argument("--cases-dir", default=None, help="with --python/--torch: " + CASES_DIR_HELP)
     add_target_options(p_drift)
 
     p_history = sub.add_parser("history", help="the distinct versions of one case's artifact over time")
@@ -124,7 +126,7 @@ def cmd_record(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             raise Interrupted(exc.signum, recorder.left_incomplete()) from None
         except RecordError as exc:
             raise CliError(str(exc)) from None
-    return _recorded(run_id, report.cases, args, out, err, load_errors=bool(report.load_errors))
+    return _recorded(run_id, report, args, out, err)
 
 
 def _record_shard(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -166,11 +168,18 @@ def _record_shard(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return Exit.FAILED if failed else Exit.OK
 
 
-def _recorded(run_id: int, results: Sequence[CaseResult], args: argparse.Namespace, out: TextIO, err: TextIO, *, load_errors: bool) -> int:
-    report_failures(results, args.debug, err)
-    print(f"run {run_id} complete: {status_summary(list(results)) or 'no cases'}", file=err)
+def _recorded(run_id: int, report: CaptureReport, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    report_load_errors(report, err)
+    report_failures(report.cases, args.debug, err)
+    summary = status_summary(report.cases) or "no cases"
+    if report.load_errors:
+        # Never a clean run: the cases of those modules are missing from it.
+        modules = len(report.load_errors)
+        print(f"run {run_id} recorded with load errors: {summary}; {modules} case module{'s' if modules != 1 else ''} failed to import", file=err)
+    else:
+        print(f"run {run_id} complete: {summary}", file=err)
     print(run_id, file=out)
-    failed = load_errors or any(r.status.failed for r in results)
+    failed = bool(report.load_errors) or any(r.status.failed for r in report.cases)
     return Exit.FAILED if failed else Exit.OK
 
 
@@ -187,12 +196,13 @@ def cmd_runs(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if not runs:
         print(f"no runs in {store.url}", file=err)
         return Exit.OK
-    header = ("id", "label", "torch", "device", "kind", "status", "started (UTC)", "cases", "shards")
+    header = ("id", "label", "torch", "packages", "device", "kind", "status", "started (UTC)", "cases", "shards")
     rows = [
         (
             str(r.id),
             _printable(r.label or "-"),
             _printable(str(r.environment["torch_version"])),
+            _printable(", ".join(f"{name} {version}" for name, version in r.environment["packages"].items()) or "-"),
             _printable(str(r.environment["device"])),
             r.kind,
             r.status,

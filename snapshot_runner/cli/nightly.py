@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TextIO
 
 from snapshot_runner.cli.common import (
+    SNAPSHOTS_DIR_HELP,
     CliError,
     Exit,
     Handler,
@@ -38,7 +39,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> dict[s
     add_selection(p)
     add_db(p)
     p.add_argument("--reports", default="reports", metavar="DIR", help="where the reports go (default: reports)")
-    p.add_argument("--snapshots-dir", default="snapshots", help="the goldens the first night compares with (default: snapshots)")
+    p.add_argument("--snapshots-dir", default=None, help=SNAPSHOTS_DIR_HELP)
     p.add_argument("--bisect", action="store_true", help="bisect every case whose graphs changed under a new torch")
     p.add_argument("--versions-file", default=None, metavar="FILE", help="candidate versions for --bisect, one per line (default: the package index's)")
     add_run_options(p)
@@ -92,6 +93,7 @@ def cmd_nightly(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         offered=offered_between(index_args(args)),
         spec_of=lambda version: torch_spec(args, version),
         debug=args.debug,
+        track=args.project.track,
         jobs=args.jobs,
         timeout=args.timeout,
     )

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from snapshot_runner.capture.artifacts import Family, family
-from snapshot_runner.capture.names import name_of_golden_parts
-from snapshot_runner.capture.results import CaptureReport, CaseStatus
+from snapshot_runner.capture.names import name_of_golden_parts, split_case_name
+from snapshot_runner.capture.results import CaptureReport, CaseStatus, load_error_module
 from snapshot_runner.drift.semantic import Level
 from snapshot_runner.drift.structure import describe, fails
 from snapshot_runner.goldens import layout as golden
@@ -36,6 +36,7 @@ class Change(enum.StrEnum):
     ADDED = "added"
     REMOVED = "removed"
     STATUS_CHANGED = "status-changed"  # cases only: ok -> error, ...
+    NOT_CAPTURED = "not-captured"  # cases only: its module failed to import on one side
 
 
 # The side of a drift that was captured by this command (``--python``/``--torch``).
@@ -55,6 +56,8 @@ class Side:
     results: dict[str, StoredResult]
     read_texts: Callable[[set[str]], dict[str, str]]
     run_id: int | None = None
+    # Case modules that failed to import on this side: module -> the one-line error.
+    load_errors: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def selected(self, names: Sequence[str], substring: str | None) -> Side:
         """This side narrowed to the named cases and those whose name contains ``substring``."""
@@ -63,21 +66,22 @@ class Side:
 
     @property
     def title(self) -> str:
-        if self.ref == CAPTURE:
-            env = self.description["environment"]
-            return f"capture: torch {env['torch_version']} on {env['device']}"
-        if self.run_id is None:
+        if self.run_id is None and self.ref != CAPTURE:
             return f"goldens ({self.description.get('environment_line') or 'no ENVIRONMENT file'})"
-        label = f" {self.description['label']!r}" if self.description.get("label") else ""
         env = self.description["environment"]
-        return f"run {self.run_id}{label}: torch {env['torch_version']} on {env['device']}"
+        packages = "".join(f", {name} {version}" for name, version in (env.get("packages") or {}).items())
+        if self.ref == CAPTURE:
+            return f"capture: torch {env['torch_version']} on {env['device']}{packages}"
+        label = f" {self.description['label']!r}" if self.description.get("label") else ""
+        return f"run {self.run_id}{label}: torch {env['torch_version']} on {env['device']}{packages}"
 
 
 # --- resolving REFs ------------------------------------------------------------------
 
 
 def _run_side(store: Store, ref: str, run: RunInfo) -> Side:
-    return Side(ref=ref, description=run.to_json(), results=store.results(run.id), read_texts=store.texts, run_id=run.id)
+    failed = {e["module"]: e["error"] for e in run.load_errors}
+    return Side(ref=ref, description=run.to_json(), results=store.results(run.id), read_texts=store.texts, run_id=run.id, load_errors=failed)
 
 
 def _version_matches(torch_version: str, wanted: str) -> bool:
@@ -99,7 +103,8 @@ def resolve_run(store: Store, ref: str, *, include_incomplete: bool = False) -> 
     if ref.isdigit() or run is not None:
         if run is None:
             raise DriftError(f"no run {ref} in {store.url}")
-        if run.status != RunStatus.COMPLETE and not include_incomplete:
+        # Named by id (or run key), a run whose modules failed to import is compared: its missing cases show as not captured.
+        if run.status == RunStatus.INCOMPLETE and not include_incomplete:
             name = f"run {run.id} ({ref})" if run.run_key == ref else f"run {ref}"
             raise DriftError(f"{name} is {run.status} (killed or still running); pass --include-incomplete to use it")
         return run
@@ -142,7 +147,10 @@ def captured_side(report: CaptureReport) -> Side:
         case.name: StoredResult(case.status, case.error, {key: sha256(text) for key, text in case.artifacts.items()})
         for case in sorted(report.cases, key=lambda c: c.name)
     }
-    return Side(ref=CAPTURE, description={"environment": report.environment}, results=results, read_texts=lambda hs: {h: texts[h] for h in hs})
+    failed = {load_error_module(line): line for line in report.load_errors}
+    return Side(
+        ref=CAPTURE, description={"environment": report.environment}, results=results, read_texts=lambda hs: {h: texts[h] for h in hs}, load_errors=failed
+    )
 
 
 def resolve(store: Store | None, ref: str, *, snapshots_dir: Path, include_incomplete: bool = False) -> Side:
@@ -185,6 +193,7 @@ class CaseDrift:
     from_status: str | None
     to_status: str | None
     artifacts: list[ArtifactDrift]
+    reason: str | None = None  # why it is not captured on one side
 
     @property
     def changed_artifacts(self) -> list[ArtifactDrift]:
@@ -196,6 +205,7 @@ class CaseDrift:
             "status": self.status,
             "from_status": self.from_status,
             "to_status": self.to_status,
+            "reason": self.reason,
             "artifacts": [a.to_json() for a in self.artifacts],
         }
 
@@ -228,8 +238,10 @@ class DriftReport:
     matrix: VersionMatrix | None = None
 
     def counts(self) -> dict[str, int]:
-        statuses = (Change.CHANGED, Change.STATUS_CHANGED, Change.ADDED, Change.REMOVED, Change.UNCHANGED)
-        return {s: sum(c.status == s for c in self.cases) for s in statuses}
+        statuses = (Change.CHANGED, Change.STATUS_CHANGED, Change.NOT_CAPTURED, Change.ADDED, Change.REMOVED, Change.UNCHANGED)
+        counts = {s: sum(c.status == s for c in self.cases) for s in statuses}
+        # Not captured is rare (a module failed to import): named only when it happened.
+        return {s: n for s, n in counts.items() if n or s != Change.NOT_CAPTURED}
 
     def graph_and_guard_counts(self) -> dict[str, int]:
         """Changed cases whose graphs changed, and those whose guards alone did:
@@ -316,10 +328,23 @@ def _compared_names(before: Side, after: Side) -> list[str]:
     )
 
 
+def _not_captured(name: str, before: Side, after: Side) -> str | None:
+    """Why a case one side lacks is missing there: its module failed to import."""
+    module = split_case_name(name)[0]
+    for side in (before, after):
+        if name not in side.results and module in side.load_errors:
+            return f"not captured in {side.title}: {side.load_errors[module]}"
+    return None
+
+
 def compare(before: Side, after: Side) -> DriftReport:
     cases = []
     for name in _compared_names(before, after):
         old, new = before.results.get(name), after.results.get(name)
+        reason = _not_captured(name, before, after)
+        if reason:
+            cases.append(CaseDrift(name, Change.NOT_CAPTURED, old.status if old else None, new.status if new else None, [], reason))
+            continue
         artifacts = _artifact_changes(old, new)
         cases.append(CaseDrift(name, _case_status(old, new, artifacts), old.status if old else None, new.status if new else None, artifacts))
     _fill_in_texts(before, after, cases)

@@ -12,6 +12,7 @@ reason is said. ``SNAPSHOT_RUNNER_INSTALLER=uv|pip`` overrides the choice.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -112,17 +113,54 @@ def _commands(installer: str, spec: TorchSpec, env_dir: Path) -> tuple[list[list
     ], {}
 
 
-def installed_torch(env_dir: Path) -> str:
-    """The torch version installed in the environment (from its metadata: no import)."""
-    code = "import importlib.metadata as m; print(m.version('torch'))"
-    proc = subprocess.run([str(env_python(env_dir)), "-c", code], capture_output=True, text=True)
+def installed_versions(env_dir: Path, names: Sequence[str]) -> dict[str, str | None]:
+    """The versions of distributions installed in the environment (from their metadata: no import)."""
+    code = (
+        "import importlib.metadata as m, json, sys\n"
+        "def v(n):\n"
+        "    try: return m.version(n)\n"
+        "    except m.PackageNotFoundError: return None\n"
+        "print(json.dumps({n: v(n) for n in sys.argv[1:]}))"
+    )
+    proc = subprocess.run([str(env_python(env_dir)), "-c", code, *names], capture_output=True, text=True)
     if proc.returncode != 0:
-        raise InstallError(f"no torch in the new environment {env_dir}: {failure_reason(proc.stderr.splitlines())}")
-    return proc.stdout.strip()
+        raise InstallError(f"cannot read the new environment {env_dir}: {failure_reason(proc.stderr.splitlines())}")
+    versions: dict[str, str | None] = json.loads(proc.stdout)
+    return versions
+
+
+def installed_torch(env_dir: Path) -> str:
+    """The torch version installed in the environment."""
+    version = installed_versions(env_dir, ["torch"])["torch"]
+    if version is None:
+        raise InstallError(f"no torch in the new environment {env_dir}")
+    return version
+
+
+def _install_with(installer: str, spec: TorchSpec, env_dir: Path, torch_version: str, log: TextIO | None) -> dict[str, str | None]:
+    """Install the --with entries, one at a time (a failure names its entry), torch pinned by a constraint."""
+    # Here, not at the top: this module's errors are caught where torch alone is installed (no packaging).
+    from snapshot_runner.envs.with_packages import distribution_name, install_args, replaces_torch
+
+    constraints = env_dir / "snapshot-runner-constraints.txt"
+    constraints.write_text(f"torch=={torch_version}\n", encoding="utf-8")
+    # The torch install's own command (the installer's options and variables), its packages swapped.
+    commands, env = _commands(installer, spec, env_dir)
+    base = commands[-1][: -len([spec.requirement, "numpy", *spec.installer_args()])]
+    for entry in spec.with_:
+        returncode, lines = _run([*base, "-c", str(constraints), *install_args(entry), *spec.installer_args()], log, env)
+        if returncode != 0:
+            reason = failure_reason(lines)
+            if replaces_torch(reason):
+                raise InstallError(f"--with {entry} would replace torch {torch_version}: {reason}")
+            raise InstallError(f"--with {entry} cannot be installed: {reason}")
+    names = [name for name in map(distribution_name, spec.with_) if name]
+    return installed_versions(env_dir, names)
 
 
 def make_torch_env(spec: TorchSpec, env_dir: Path, log: TextIO | None = None, installer: str | None = None) -> dict[str, Any]:
-    """Make ``env_dir`` with exactly ``spec``'s torch and numpy; what the cache records of it.
+    """Make ``env_dir`` with exactly ``spec``'s torch and numpy, then its --with
+    entries; what the cache records of it.
 
     ``log`` gets the installer's output as it runs (None: kept for errors only);
     ``installer`` is ``choose_installer()``'s unless given.
@@ -147,4 +185,10 @@ def make_torch_env(spec: TorchSpec, env_dir: Path, log: TextIO | None = None, in
         raise InstallError(f"torch {version} was installed but does not import: {failure_reason(lines)}")
     # The check's first `import torch` compiles torch's bytecode: on a busy machine most of the time.
     seconds = {"install": round(installed - start, 1), "check": round(time.monotonic() - installed, 1)}
-    return {"spec": spec.describe(), "torch_version": version, "installer": installer, "seconds": seconds}
+    facts: dict[str, Any] = {"spec": spec.describe(), "torch_version": version, "installer": installer, "seconds": seconds}
+    if spec.with_:
+        facts["with"] = list(spec.with_)
+        facts["packages"] = _install_with(installer, spec, env_dir, version, log)
+        if installed_torch(env_dir) != version:  # the constraint should make this impossible
+            raise InstallError(f"--with {' '.join(spec.with_)} replaced torch {version}")
+    return facts

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -38,6 +38,15 @@ class Target:
     @property
     def in_process(self) -> bool:
         return self.python is None and self.torch is None
+
+    def tracked(self, track: Sequence[str]) -> tuple[str, ...]:
+        """``track`` and the distributions of the ``--with`` entries this target installs."""
+        if self.torch is None or not self.torch.with_:
+            return tuple(track)  # and no import of packaging: a torch-only interpreter may run this
+        from snapshot_runner.envs.with_packages import distribution_name
+
+        installed = (distribution_name(entry) for entry in self.torch.with_)
+        return tuple(dict.fromkeys([*track, *(name for name in installed if name)]))
 
 
 @contextlib.contextmanager
@@ -69,5 +78,6 @@ def capture(
     Raises ``SpecError``/``InstallError`` (no environment) and
     ``RequestError``/``WorkerError`` (no capture), each with a one-line message.
     """
+    request = dataclasses.replace(request, track=target.tracked(request.track))
     with target_python(target, log, verbose=request.debug) as python:
         return run_capture(python, request, jobs=jobs, timeout=timeout, on_start=on_start, on_result=on_result, log=log)

@@ -27,6 +27,8 @@ class TorchSpec:
     index_url: str | None = None
     extra_index_urls: tuple[str, ...] = ()
     find_links: tuple[str, ...] = ()
+    # --with / ``with``: resolved entries (see with_packages), installed after torch.
+    with_: tuple[str, ...] = ()
 
     @classmethod
     def parse(
@@ -35,6 +37,7 @@ class TorchSpec:
         index_url: str | None = None,
         extra_index_urls: tuple[str, ...] = (),
         find_links: tuple[str, ...] = (),
+        with_: tuple[str, ...] = (),
     ) -> TorchSpec:
         match = _SPEC.match(text)
         if not match:
@@ -45,7 +48,7 @@ class TorchSpec:
             raise SpecError(f"not a torch version: {match['version']!r}") from None
         # A local directory means the same wherever the command was run from.
         links = tuple(link if "://" in link else str(Path(link).resolve()) for link in find_links)
-        return cls(version, index_url, tuple(extra_index_urls), links)
+        return cls(version, index_url, tuple(extra_index_urls), links, tuple(with_))
 
     @property
     def requirement(self) -> str:
@@ -61,14 +64,18 @@ class TorchSpec:
         return args
 
     def key(self) -> str:
-        """Directory name in the cache: torch version, Python of the env, index options."""
+        """Directory name in the cache: torch version, Python of the env, index options, --with."""
         python = f"py{sys.version_info.major}{sys.version_info.minor}"
         key = f"torch-{self.version}-{python}"
         options = self.installer_args()
-        if options:  # the same version from another index may be another build
-            key += "-" + hashlib.sha256(json.dumps(options).encode()).hexdigest()[:10]
+        # The same version from another index may be another build; other
+        # packages make another environment. Without --with the key is what it was.
+        hashed: object = {"index": options, "with": list(self.with_)} if self.with_ else options
+        if hashed:
+            key += "-" + hashlib.sha256(json.dumps(hashed).encode()).hexdigest()[:10]
         return key
 
     def describe(self) -> str:
         """For people (``envs list``, the env's marker file): index credentials masked."""
-        return " ".join([self.requirement, *map(redact_url, self.installer_args())])
+        with_ = [f"--with {redact_url(entry)}" for entry in self.with_]
+        return " ".join([self.requirement, *map(redact_url, self.installer_args()), *with_])

@@ -64,10 +64,10 @@ def snapshots_root(config: pytest.Config) -> Path:
     return config.stash[SNAPSHOTS_DIR]
 
 
-def unified_diff(golden: str | None, captured: str, key: str) -> str:
+def unified_diff(golden: str | None, captured: str, key: str, update_command: str = "pytest --snapshot-update") -> str:
     """A plain unified diff (golden -> captured), like ``git diff`` of the file."""
     if golden is None:
-        return f"no golden for {key} yet (write it with `make snapshot-update`, i.e. pytest --snapshot-update)"
+        return f"no golden for {key} yet (write it with `{update_command}`)"
     lines = difflib.unified_diff(
         golden.splitlines(keepends=True),
         captured.splitlines(keepends=True),
@@ -80,10 +80,10 @@ def unified_diff(golden: str | None, captured: str, key: str) -> str:
 # --- checking one case --------------------------------------------------------
 
 
-def _difference(key: str, before: str | None, text: str, raw_diff: bool) -> tuple[Level | None, list[str]]:
+def _difference(key: str, before: str | None, text: str, raw_diff: bool, update_command: str) -> tuple[Level | None, list[str]]:
     """The classification of one differing artifact and what to show of it."""
     if before is None:
-        return None, [unified_diff(before, text, key)]
+        return None, [unified_diff(before, text, key, update_command)]
     description = describe(key, before, text, from_name="golden", to_name="captured")
     view = unified_diff(before, text, key) if raw_diff or not description.semantic_diff else description.semantic_diff.rstrip("\n")
     return description.level, [f"    {line}" for line in description.summary[:3]] + [view]
@@ -95,6 +95,7 @@ def check_case(
     snapshot: SnapshotAssertion,
     root: Path,
     environment: dict[str, Any],
+    update_command: str = "pytest --snapshot-update",
     *,
     fail_on: Level = Level.TEXT,
     raw_diff: bool = False,
@@ -103,7 +104,8 @@ def check_case(
 
     Returns the failure report, empty when all goldens match or every change is
     below ``fail_on`` (those are warned about). Each artifact shows its
-    classification, its summary and its semantic diff (``raw_diff``: the text diff).
+    classification, its summary and its semantic diff (``raw_diff``: the text
+    diff); a missing golden names ``update_command``, the way to write it.
     """
     update = bool(snapshot.session.update_snapshots)
     golden = snapshot.use_extension(GoldenExtension)
@@ -113,7 +115,7 @@ def check_case(
         path = golden_path(root, case, key)
         before = path.read_text(encoding="utf-8") if path.exists() else None
         if not golden(name=key) == text:  # noqa: SIM201  # syrupy's assertion is its __eq__
-            level, shown = _difference(key, before, text, raw_diff)
+            level, shown = _difference(key, before, text, raw_diff, update_command)
             if not update and not fails(level, fail_on):
                 warnings.warn(f"{case.name}: {key} changed ({level}); passes under --snapshot-runner-fail-on {fail_on}", stacklevel=1)
                 continue
@@ -132,7 +134,7 @@ def check_case(
         write_environment(root, environment)
     if problems:
         note = environment_note(root, environment)
-        header = f"{case.name}: {differing} artifact(s) differ"
+        header = f"{case.name}: {differing} artifact(s) differ (if the change is meant, accept it with `{update_command}`)"
         problems.insert(0, header)
         if note:
             problems.insert(0, note)

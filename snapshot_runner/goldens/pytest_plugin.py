@@ -1,7 +1,9 @@
 """pytest plugin (entry point ``snapshot_runner``): golden tests for case modules.
 
-It adds ``--cases-dir`` and ``--snapshots-dir`` (or the ini keys
-``snapshot_runner_cases_dir`` / ``snapshot_runner_snapshots_dir``), parametrizes
+It adds ``--cases-dir`` and ``--snapshots-dir`` (else ``cases-dir`` /
+``snapshots-dir`` of the ``[tool.snapshot-runner]`` found from the rootdir up,
+else ``cases`` / ``snapshots`` in the rootdir), records the versions of its
+``track`` packages with the goldens, parametrizes
 every test that takes the ``golden_case`` fixture over the discovered cases, and
 ships the golden tests themselves (``test_golden``, one per case, and
 ``test_golden_orphans``): a repository imports them into one of its test modules::
@@ -25,11 +27,14 @@ from snapshot_runner.capture.case import Case
 from snapshot_runner.capture.discovery import Discovery, LoadError, discover
 from snapshot_runner.capture.normalize import Context
 from snapshot_runner.capture.results import CaseStatus
+from snapshot_runner.config import ConfigError, find_config
 from snapshot_runner.drift.semantic import Level
 from snapshot_runner.goldens.extension import SNAPSHOTS_DIR, check_case, snapshots_root
 from snapshot_runner.goldens.layout import case_root, orphan_case_dirs, remove_case_dir
 
 CASES_DIR = pytest.StashKey[Path]()
+TRACK = pytest.StashKey[tuple[str, ...]]()
+UPDATE_COMMAND = pytest.StashKey[str]()
 FAIL_ON = pytest.StashKey[Level]()
 # Cases found once per session (per xdist worker), on first use.
 DISCOVERY = pytest.StashKey[Discovery]()
@@ -37,35 +42,51 @@ DISCOVERY = pytest.StashKey[Discovery]()
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("snapshot_runner", "golden-graph snapshots")
-    group.addoption("--cases-dir", default=None, help="directory of case modules (default: cases)")
-    group.addoption("--snapshots-dir", default=None, help="directory of golden snapshots (default: snapshots)")
+    group.addoption("--cases-dir", default=None, help="directory of case modules (default: cases-dir in [tool.snapshot-runner], else cases)")
+    group.addoption("--snapshots-dir", default=None, help="directory of golden snapshots (default: snapshots-dir in [tool.snapshot-runner], else snapshots)")
     group.addoption(
         "--snapshot-runner-fail-on",
         default=None,
         choices=[str(level) for level in Level],
-        help="fail a golden only for changes at this level or above (default: text, i.e. any change; least first: " + ", ".join(Level) + ")",
+        help="fail a golden only for changes at this level or above (default: fail-on in [tool.snapshot-runner], else text, i.e. any change; least first: "
+        + ", ".join(Level)
+        + ")",
     )
     group.addoption("--snapshot-runner-raw-diff", action="store_true", help="show raw text diffs of failing goldens instead of semantic ones")
-    parser.addini("snapshot_runner_fail_on", "as --snapshot-runner-fail-on", default=str(Level.TEXT))
-    parser.addini("snapshot_runner_cases_dir", "directory of case modules", default="cases")
-    parser.addini("snapshot_runner_snapshots_dir", "directory of golden snapshots", default="snapshots")
+    parser.addini("snapshot_runner_fail_on", "as --snapshot-runner-fail-on (fail-on in [tool.snapshot-runner] wins)", default=str(Level.TEXT))
 
 
-def _resolve(config: pytest.Config, option: str, ini: str) -> Path:
+def _resolve(config: pytest.Config, option: str, configured: Path | None, default: str) -> Path:
     given = config.getoption(option)
     if given:
         return Path(given).resolve()
-    return (config.rootpath / config.getini(ini)).resolve()
+    return configured or (config.rootpath / default).resolve()
+
+
+def update_command(root: Path) -> str:
+    """How goldens are rewritten where the user is: this repository's make
+    target where the Makefile has one, else pytest's own option."""
+    makefile = root / "Makefile"
+    has_target = makefile.is_file() and any(line.startswith("snapshot-update:") for line in makefile.read_text(encoding="utf-8").splitlines())
+    return "make snapshot-update" if has_target else "pytest --snapshot-update"
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.stash[CASES_DIR] = _resolve(config, "cases_dir", "snapshot_runner_cases_dir")
-    config.stash[SNAPSHOTS_DIR] = _resolve(config, "snapshots_dir", "snapshot_runner_snapshots_dir")
-    fail_on = config.getoption("snapshot_runner_fail_on") or config.getini("snapshot_runner_fail_on")
+    try:
+        project = find_config(config.rootpath)
+    except ConfigError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.stash[CASES_DIR] = _resolve(config, "cases_dir", project.cases_dir, "cases")
+    config.stash[SNAPSHOTS_DIR] = _resolve(config, "snapshots_dir", project.snapshots_dir, "snapshots")
+    config.stash[TRACK] = project.track
+    config.stash[UPDATE_COMMAND] = update_command(config.rootpath)
+    given = config.getoption("snapshot_runner_fail_on")
+    fail_on = given or project.fail_on or config.getini("snapshot_runner_fail_on")
     try:
         config.stash[FAIL_ON] = Level(fail_on)
     except ValueError:
-        raise pytest.UsageError(f"snapshot_runner_fail_on = {fail_on!r}: not a level ({', '.join(Level)})") from None
+        where = f"{project.path}: [tool.snapshot-runner] fail-on" if project.fail_on and not given else "snapshot_runner_fail_on"
+        raise pytest.UsageError(f"{where} = {fail_on!r}: not a level ({', '.join(Level)})") from None
     # Inductor's provenance tracking turns on torch's structured trace (for
     # tlparse, not people): its empty DEBUG records would fill a failing
     # golden's "Captured log" section. Left alone when TORCH_TRACE asks for them.
@@ -97,8 +118,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 @pytest.fixture(scope="session")
-def golden_environment() -> dict[str, Any]:
-    return environment.describe()
+def golden_environment(pytestconfig: pytest.Config) -> dict[str, Any]:
+    track: tuple[str, ...] = pytestconfig.stash[TRACK]
+    try:
+        return environment.describe(track)
+    except environment.UntrackedPackage as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 @pytest.fixture(scope="session")
@@ -122,7 +147,14 @@ def test_golden(
     root = case_root(snapshots_root(request.config), golden_case, golden_environment["torch_version"])
     config = request.config
     problems = check_case(
-        result, golden_case, snapshot, root, golden_environment, fail_on=config.stash[FAIL_ON], raw_diff=config.getoption("snapshot_runner_raw_diff")
+        result,
+        golden_case,
+        snapshot,
+        root,
+        golden_environment,
+        config.stash[UPDATE_COMMAND],
+        fail_on=config.stash[FAIL_ON],
+        raw_diff=config.getoption("snapshot_runner_raw_diff"),
     )
     if problems:
         pytest.fail("\n".join(problems), pytrace=False)

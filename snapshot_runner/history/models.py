@@ -21,6 +21,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 class RunStatus(enum.StrEnum):
     COMPLETE = "complete"  # every selected case is stored
     INCOMPLETE = "incomplete"  # still running, or stopped before its end
+    LOAD_ERRORS = "load-errors"  # every selected case stored, but case modules failed to import: never clean
 
 
 class RunKind(enum.StrEnum):
@@ -51,6 +52,8 @@ class Environment(Base):
     cuda: Mapped[str | None] = mapped_column(String(32))
     triton: Mapped[str | None] = mapped_column(String(32))
     gpu_name: Mapped[str | None] = mapped_column(String(128))
+    # The tracked packages' versions, as a sorted JSON object; NULL when none were tracked.
+    packages: Mapped[str | None] = mapped_column(Text)
 
 
 class Run(Base):
@@ -72,6 +75,8 @@ class Run(Base):
     kind: Mapped[str] = mapped_column(String(16), default=RunKind.RECORD, server_default=RunKind.RECORD)
     # The name shards of one run share (``record --shard K/N --run-key KEY``); None: not sharded.
     run_key: Mapped[str | None] = mapped_column(String(200))
+    # The case modules that failed to import, as a JSON list of {"module", "error"}; NULL when none did.
+    load_errors: Mapped[str | None] = mapped_column(Text)
 
     environment: Mapped[Environment] = relationship(lazy="joined")
 

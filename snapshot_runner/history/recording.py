@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from snapshot_runner import __version__
-from snapshot_runner.capture.results import CaptureReport, CaseResult
+from snapshot_runner.capture.results import CaptureReport, CaseResult, load_error_module
 from snapshot_runner.capture.worker import CaptureStart
 from snapshot_runner.history.models import RunKind, RunStatus
 from snapshot_runner.history.store import RunInfo, Store, case_set_fingerprint
@@ -120,10 +120,11 @@ class RunRecorder:
             normalize=normalize,
         )
 
-    def _close(self, run_id: int, expected: int) -> None:
-        """Close the run; ``RecordError`` if it is not complete."""
-        status = self.store.finish_run(run_id)
-        if status != RunStatus.COMPLETE:
+    def _close(self, run_id: int, expected: int, load_errors: Sequence[dict[str, str]] = ()) -> None:
+        """Close the run with the case modules that failed to import; ``RecordError``
+        if it is incomplete (a run with load errors is kept, status ``load-errors``)."""
+        status = self.store.finish_run(run_id, load_errors=load_errors)
+        if status == RunStatus.INCOMPLETE:
             raise RecordError(f"run {run_id} is {status}: {len(self.stored)} of {expected} cases stored")
 
     def started(self, start: CaptureStart) -> None:
@@ -149,8 +150,9 @@ class RunRecorder:
 
     def finish(self, report: CaptureReport) -> int:
         """Store what the progress events missed (the report is the authority),
-        then close the run; its id. Raises ``RecordError`` if it is not complete."""
-        if not report.cases:
+        then close the run with its load errors (that a module broke is worth
+        keeping); its id. Raises ``RecordError`` if it is incomplete."""
+        if not report.cases and not report.load_errors:
             raise RecordError("no cases selected: nothing to record")
         names = [r.name for r in report.cases]
         sources = self.start.source_files if self.start else []
@@ -159,5 +161,5 @@ class RunRecorder:
         if missing:
             self.store.add_results(run_id, missing)
             self.stored.update(r.name for r in missing)
-        self._close(run_id, len(names))
+        self._close(run_id, len(names), [{"module": load_error_module(line), "error": line} for line in report.load_errors])
         return run_id

@@ -61,7 +61,8 @@ class ShardRecorder(RunRecorder):
     def _open(self, environment: dict[str, Any], names: list[str], sources: list[str], normalize: str) -> int:
         return begin_part(self.store, self.key, self.shard, environment=environment, label=self.label, runner_version=__version__, normalize=normalize)
 
-    def _close(self, run_id: int, expected: int) -> None:
+    def _close(self, run_id: int, expected: int, load_errors: Sequence[dict[str, str]] = ()) -> None:
+        # A shard's load errors are its selection's (``Selection.load_errors``), reported by the command.
         part, self.run_status = finish_part(self.store, self.key, self.shard)
         if part != PartStatus.COMPLETE:
             raise RecordError(f"shard {self.shard} of run {run_id} ({self.key}) is {part}: {len(self.stored)} of {expected} cases stored")

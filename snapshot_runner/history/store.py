@@ -203,6 +203,7 @@ class RunInfo:
     counts: dict[str, int]
     kind: str = RunKind.RECORD
     run_key: str | None = None  # shared by the shards of a sharded run
+    load_errors: list[dict[str, str]] = dataclasses.field(default_factory=list)  # {"module", "error"}
 
     def to_json(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -240,6 +241,7 @@ def _environment_json(env: Environment) -> dict[str, Any]:
         "cuda": env.cuda,
         "triton": env.triton,
         "gpu_name": env.gpu_name,
+        "packages": json.loads(env.packages) if env.packages else {},
     }
 
 
@@ -359,13 +361,18 @@ class Store:
             known.update(added)
         return known
 
-    def finish_run(self, run_id: int, finished_at: dt.datetime | None = None) -> str:
-        """Mark the run complete if every expected case is stored; return its status."""
+    def finish_run(self, run_id: int, finished_at: dt.datetime | None = None, *, load_errors: Sequence[dict[str, str]] = ()) -> str:
+        """Close the run with the case modules that failed to import; return its
+        status: complete if every expected case is stored and no module failed."""
         with self.session() as session:
             run = session.get_one(Run, run_id)
             stored = session.scalar(select(func.count()).where(CaseOutcome.run_id == run_id)) or 0
             run.finished_at = finished_at or _now()
-            run.status = RunStatus.COMPLETE if stored >= run.cases_expected else RunStatus.INCOMPLETE
+            run.load_errors = json.dumps(list(load_errors)) if load_errors else None
+            if stored < run.cases_expected:
+                run.status = RunStatus.INCOMPLETE
+            else:
+                run.status = RunStatus.LOAD_ERRORS if load_errors else RunStatus.COMPLETE
             return run.status
 
     def environment_id(self, session: Session, environment: dict[str, Any]) -> int:
@@ -374,6 +381,9 @@ class Store:
         fields["torch_version"] = fields["torch_version"] or "unknown"
         for name in ("python", "platform", "device"):
             fields[name] = fields[name] or ""
+        # Only when tracked: an environment without packages keeps the fingerprint it had before they were.
+        if environment.get("packages"):
+            fields["packages"] = json.dumps(dict(sorted(environment["packages"].items())))
         fingerprint = sha256(json.dumps(fields, sort_keys=True))
         _insert_missing(session, Environment, [{"fingerprint": fingerprint, **fields}], ["fingerprint"])
         return session.scalars(select(Environment.id).where(Environment.fingerprint == fingerprint)).one()
@@ -445,6 +455,7 @@ class Store:
                 counts=counts[r.id],
                 kind=r.kind,
                 run_key=r.run_key,
+                load_errors=json.loads(r.load_errors) if r.load_errors else [],
             )
             for r in runs
         ]

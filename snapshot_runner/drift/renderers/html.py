@@ -42,7 +42,7 @@ OPEN_DIFFS = 8
 PALETTE = ("#cdd8e4", "#f6c453", "#7dcf95", "#ef8f8f", "#ad98e6", "#74bde6", "#f3a15c", "#c3d96a", "#e69ccb", "#8fd6c9")
 
 # Most telling first: a reader who stops after three rows has seen what broke.
-CASE_ORDER = (Change.STATUS_CHANGED, Change.CHANGED, Change.ADDED, Change.REMOVED)
+CASE_ORDER = (Change.STATUS_CHANGED, Change.CHANGED, Change.NOT_CAPTURED, Change.ADDED, Change.REMOVED)
 CLASS_ORDER = tuple(reversed(Level))  # most serious first
 # Changes that leave the graph (or guard set) the same: reported, not opened.
 SAME = (Level.TEXT, Level.RENAMED, Level.REORDERED)
@@ -98,6 +98,7 @@ pre.semantic { margin: 6px 10px; white-space: pre-wrap; }
 details.raw { margin: 6px 10px; }
 .b-changed { background: #fff1c7; color: #7a5600; border-color: #f0d98a; }
 .b-status-changed { background: #fbe0e0; color: #a11d1d; border-color: #efb3b3; }
+.b-not-captured { background: #fbe0e0; color: #a11d1d; border-color: #efb3b3; }
 .b-added { background: #dff3e3; color: #1c6b2c; border-color: #a9dbb4; }
 .b-removed { background: #eceff2; color: #4d5965; border-color: #c9d0d7; text-decoration: line-through; }
 .b-unchanged { background: #f2f4f6; color: #7b8692; }
@@ -180,6 +181,7 @@ def _side_card(role: str, side: Side) -> str:
             ("device", env.get("device") or "-"),
             ("python", f"{env.get('python') or '-'} · {env.get('platform') or '-'}"),
         ]
+        rows += [("packages", ", ".join(f"{name} {version}" for name, version in env["packages"].items()))] if env.get("packages") else []
         if side.ref == CAPTURE:
             name = "fresh capture (not stored)"
         else:
@@ -212,6 +214,8 @@ def _counts(report: DriftReport) -> str:
 def _status_text(case: CaseDrift) -> str:
     if case.status == Change.STATUS_CHANGED:
         return f'{_badge(Change.STATUS_CHANGED)}<br><span class="mono">{_e(case.from_status)} → {_e(case.to_status)}</span>'
+    if case.status == Change.NOT_CAPTURED:
+        return f'{_badge(Change.NOT_CAPTURED)}<br><span class="mono">{_e(case.reason or "")}</span>'
     return _badge(case.status)
 
 

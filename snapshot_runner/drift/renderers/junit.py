@@ -75,7 +75,8 @@ def _add_case(suite: ET.Element, case: CaseDrift, raw_diff: bool) -> tuple[int, 
         tests += 1
         if case.status != Change.UNCHANGED:
             failures += 1
-            message = f"{case.status}: {case.from_status or 'absent'} → {case.to_status or 'absent'}"
+            # A case whose module failed to import on one side says why.
+            message = f"{case.status}: {case.reason}" if case.reason else f"{case.status}: {case.from_status or 'absent'} → {case.to_status or 'absent'}"
             ET.SubElement(element, "failure", {"type": case.status, "message": _xml_text(message)})
         elif case.to_status == CaseStatus.SKIPPED:
             skipped += 1

@@ -27,6 +27,8 @@ def _row(case: CaseDrift) -> str:
     classes = ", ".join(dict.fromkeys(a.classification for a in changed if a.classification))
     summary = "; ".join(f"{a.key}: {', '.join(a.summary[:2])}" for a in changed if a.summary)
     status = case.status if case.status != "status-changed" else f"status-changed ({case.from_status} → {case.to_status})"
+    if case.status == Change.NOT_CAPTURED:
+        summary = case.reason or ""
     return f"| `{_cell(case.name)}` | {status} | {keys or '-'} | {classes or '-'} | {_cell(summary) or '-'} |"
 
 
@@ -48,7 +50,7 @@ def render(report: DriftReport, *, raw_diff: bool = False) -> str:
         lines += ["Changed artifacts by classification: " + ", ".join(f"**{n}** {level}" for level, n in classes.items()) + ".", ""]
     # What changed inside a case first; cases only one side has (often just not
     # selected on the other) after.
-    order = {"status-changed": 0, "changed": 1, "added": 2, "removed": 3}
+    order = {"status-changed": 0, "changed": 1, "not-captured": 2, "added": 3, "removed": 4}
     changed = sorted((c for c in report.cases if c.status != Change.UNCHANGED), key=lambda c: order[c.status])
     if not changed:
         lines.append("No case changed.")
@@ -71,7 +73,7 @@ def render(report: DriftReport, *, raw_diff: bool = False) -> str:
     size = sum(len(line) + 1 for line in lines)
     omitted = 0
     for case in changed:
-        if case.status in ("added", "removed"):  # the whole text is new or gone: the table says enough
+        if case.status in ("added", "removed", "not-captured"):  # the whole text is new or gone, or was never made: the table says enough
             continue
         for artifact in case.changed_artifacts:
             title = " · ".join(filter(None, [f"<code>{case.name}</code>", f"<code>{artifact.key}</code>", artifact.change, artifact.classification]))
