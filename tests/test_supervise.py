@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from .conftest import REPO, run_cli
 
@@ -93,8 +94,8 @@ def test_import_time_exit_and_crash_are_load_errors() -> None:
     report = json.loads(proc.stdout)
     assert [(c["name"], c["status"]) for c in report["cases"]] == [("good::good_first", "ok")]
     assert sorted(report["load_errors"]) == [
-        f"{cases}/exit_at_import.py:5: cannot import case module exit_at_import: called sys.exit(0)",
-        f"{cases}/segfault_at_import.py: cannot import case module segfault_at_import: worker killed by SIGSEGV while importing it",
+        f"{cases}/exit_at_import.py:5: cannot import case module exit_at_import under torch {torch.__version__}: called sys.exit(0)",
+        f"{cases}/segfault_at_import.py: cannot import case module segfault_at_import under torch {torch.__version__}: worker killed by SIGSEGV while importing it",
     ]
 
 

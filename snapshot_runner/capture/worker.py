@@ -10,7 +10,7 @@ the last lines of a failing case. One JSON object a line:
 
     host -> worker   {"op": "run", "name": NAME}        capture this case next
                      end of the pipe                      finish
-    worker -> host   {"event": "loading", "path", "module"}  about to import a case module
+    worker -> host   {"event": "loading", "path", "module", "torch"}  about to import a case module
                      {"event": "start", ...}              the cases are selected (``CaptureStart``)
                      {"event": "error", "message"}        it cannot run: no torch, no cases directory, unknown case
                      {"event": "result", "result"}        one case done
@@ -37,6 +37,11 @@ from snapshot_runner.capture.results import CaseResult, CaseStatus
 # Lines of a failing case's output kept with its error, and how long each may be.
 OUTPUT_LINES = 15
 OUTPUT_LINE_CHARS = 300
+
+
+def _torch_version() -> str:
+    """The torch a case module is imported under (for the one line if the import kills the worker)."""
+    return str(getattr(sys.modules.get("torch"), "__version__", "unknown"))
 
 
 class RequestError(Exception):
@@ -151,7 +156,7 @@ class Session:
             found = discover(
                 root,
                 exclude=self.request.exclude,
-                before_import=lambda path, module: self.emit("loading", path=str(path), module=module),
+                before_import=lambda path, module: self.emit("loading", path=str(path), module=module, torch=_torch_version()),
             )
         except FileNotFoundError as exc:
             raise RequestError(str(exc)) from None

@@ -37,7 +37,7 @@ class _Slot:
     index: int
     worker: WorkerProcess
     loaded: bool = False
-    importing: tuple[str, str] | None = None  # (path, module) being imported
+    importing: tuple[str, str, str] | None = None  # (path, module, torch) being imported
     case: str | None = None
     deadline: float = 0.0
     timeout: float = 0.0
@@ -101,7 +101,7 @@ class Supervisor:
     def _on_event(self, slot: _Slot, event: dict[str, Any]) -> None:
         kind = event["event"]
         if kind == "loading":
-            slot.importing = (str(event["path"]), str(event["module"]))
+            slot.importing = (str(event["path"]), str(event["module"]), str(event.get("torch", "unknown")))
         elif kind == "error":
             raise RequestError(str(event["message"]))
         elif kind == "start":
@@ -140,8 +140,8 @@ class Supervisor:
             self._forward_output(slot)
             self._finished(CaseResult(name=slot.case, status=CaseStatus.ERROR, error=f"worker {worker.died()} while running this case", output=output))
         elif not slot.loaded and slot.importing is not None:
-            path, module = slot.importing
-            self.crash_load_errors.append(f"{path}: cannot import case module {module}: worker {worker.died()} while importing it")
+            path, module, torch_version = slot.importing
+            self.crash_load_errors.append(f"{path}: cannot import case module {module} under torch {torch_version}: worker {worker.died()} while importing it")
             self.request = dataclasses.replace(self.request, exclude=(*self.request.exclude, path))
         elif not slot.loaded:
             worker.check_started()
