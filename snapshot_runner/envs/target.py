@@ -35,10 +35,6 @@ class Target:
         """The same cache, another torch (bisect's probes)."""
         return Target(torch=spec, envs_dir=self.envs_dir)
 
-    @property
-    def in_process(self) -> bool:
-        return self.python is None and self.torch is None
-
     def tracked(self, track: Sequence[str]) -> tuple[str, ...]:
         """``track`` and the distributions of the ``--with`` entries this target installs."""
         if self.torch is None or not self.torch.with_:
