@@ -94,10 +94,10 @@ def failure_reason(lines: Sequence[str]) -> str:
     return nonblank[-1] if nonblank else "no output"
 
 
-def _commands(installer: str, spec: TorchSpec, env_dir: Path) -> tuple[list[list[str]], dict[str, str]]:
-    """The installer's commands, and the variables they need."""
+def _commands(installer: str, spec: TorchSpec, env_dir: Path) -> tuple[list[str], list[str], dict[str, str]]:
+    """The installer's command that makes the env, its install command (the
+    packages go after it), and the variables they need."""
     python = str(env_python(env_dir))
-    packages = [spec.requirement, "numpy", *spec.installer_args()]
     if installer == "uv":
         uv = uv_binary() or "uv"
         settings = pip_settings()
@@ -105,12 +105,9 @@ def _commands(installer: str, spec: TorchSpec, env_dir: Path) -> tuple[list[list
             settings.pop("index-url", None)
         options = uv_options(settings)
         # pip takes the best version over every index; uv, by default, only the first index that has torch.
-        install = [uv, "pip", "install", "--python", python, "--index-strategy", "unsafe-best-match", *options.args, *packages]
-        return [[uv, "venv", "--quiet", "--python", sys.executable, str(env_dir)], install], options.env
-    return [
-        [sys.executable, "-m", "venv", str(env_dir)],
-        [python, "-m", "pip", "install", "--disable-pip-version-check", "--no-input", *packages],
-    ], {}
+        install = [uv, "pip", "install", "--python", python, "--index-strategy", "unsafe-best-match", *options.args]
+        return [uv, "venv", "--quiet", "--python", sys.executable, str(env_dir)], install, options.env
+    return [sys.executable, "-m", "venv", str(env_dir)], [python, "-m", "pip", "install", "--disable-pip-version-check", "--no-input"], {}
 
 
 def installed_versions(env_dir: Path, names: Sequence[str]) -> dict[str, str | None]:
@@ -137,18 +134,16 @@ def installed_torch(env_dir: Path) -> str:
     return version
 
 
-def _install_with(installer: str, spec: TorchSpec, env_dir: Path, torch_version: str, log: TextIO | None) -> dict[str, str | None]:
-    """Install the --with entries, one at a time (a failure names its entry), torch pinned by a constraint."""
+def _install_with(install: list[str], env: dict[str, str], spec: TorchSpec, env_dir: Path, torch_version: str, log: TextIO | None) -> dict[str, str | None]:
+    """Install the --with entries with torch's ``install`` command and variables, one at
+    a time (a failure names its entry), torch pinned by a constraint."""
     # Here, not at the top: this module's errors are caught where torch alone is installed (no packaging).
     from snapshot_runner.envs.with_packages import distribution_name, install_args, replaces_torch
 
     constraints = env_dir / "snapshot-runner-constraints.txt"
     constraints.write_text(f"torch=={torch_version}\n", encoding="utf-8")
-    # The torch install's own command (the installer's options and variables), its packages swapped.
-    commands, env = _commands(installer, spec, env_dir)
-    base = commands[-1][: -len([spec.requirement, "numpy", *spec.installer_args()])]
     for entry in spec.with_:
-        returncode, lines = _run([*base, "-c", str(constraints), *install_args(entry), *spec.installer_args()], log, env)
+        returncode, lines = _run([*install, "-c", str(constraints), *install_args(entry), *spec.installer_args()], log, env)
         if returncode != 0:
             reason = failure_reason(lines)
             if replaces_torch(reason):
@@ -166,9 +161,9 @@ def make_torch_env(spec: TorchSpec, env_dir: Path, log: TextIO | None = None, in
     ``installer`` is ``choose_installer()``'s unless given.
     """
     installer = installer or choose_installer()[0]
-    commands, env = _commands(installer, spec, env_dir)
+    make_env, install, env = _commands(installer, spec, env_dir)
     start = time.monotonic()
-    for command in commands:
+    for command in (make_env, [*install, spec.requirement, "numpy", *spec.installer_args()]):
         returncode, lines = _run(command, log, env)
         if returncode != 0:
             raise InstallError(f"{installer} could not install {spec.requirement}: {failure_reason(lines)}")
@@ -188,7 +183,7 @@ def make_torch_env(spec: TorchSpec, env_dir: Path, log: TextIO | None = None, in
     facts: dict[str, Any] = {"spec": spec.describe(), "torch_version": version, "installer": installer, "seconds": seconds}
     if spec.with_:
         facts["with"] = list(spec.with_)
-        facts["packages"] = _install_with(installer, spec, env_dir, version, log)
+        facts["packages"] = _install_with(install, env, spec, env_dir, version, log)
         if installed_torch(env_dir) != version:  # the constraint should make this impossible
             raise InstallError(f"--with {' '.join(spec.with_)} replaced torch {version}")
     return facts
