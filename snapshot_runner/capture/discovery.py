@@ -19,6 +19,11 @@ from snapshot_runner.capture.names import SEPARATOR, case_name, module_name, spl
 MODULE_PREFIX = "snapshot_cases"
 
 
+def torch_version() -> str | None:
+    """The torch imported in this process, which case modules are imported under."""
+    return getattr(sys.modules.get("torch"), "__version__", None)
+
+
 class CaseSelectionError(LookupError):
     """A requested case name matches nothing that was discovered."""
 
@@ -189,7 +194,7 @@ def discover(cases_dir: str | Path, *, exclude: Iterable[str] = (), before_impor
                     line=_error_location(exc, path),
                     message=f"{type(exc).__name__}: {exc}" if isinstance(exc, Exception) else exit_message(exc),
                     traceback=traceback.format_exc(),
-                    torch_version=getattr(sys.modules.get("torch"), "__version__", None),
+                    torch_version=torch_version(),
                     missing_module=exc.name.split(".")[0] if isinstance(exc, ModuleNotFoundError) and exc.name else None,
                 )
             )

@@ -31,17 +31,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from snapshot_runner.capture.discovery import CaseSelectionError, discover, exit_message, not_loaded, select
+from snapshot_runner.capture.discovery import CaseSelectionError, discover, exit_message, not_loaded, select, torch_version
 from snapshot_runner.capture.results import CaseResult, CaseStatus
 
 # Lines of a failing case's output kept with its error, and how long each may be.
 OUTPUT_LINES = 15
 OUTPUT_LINE_CHARS = 300
-
-
-def _torch_version() -> str:
-    """The torch a case module is imported under (for the one line if the import kills the worker)."""
-    return str(getattr(sys.modules.get("torch"), "__version__", "unknown"))
 
 
 class RequestError(Exception):
@@ -156,7 +151,7 @@ class Session:
             found = discover(
                 root,
                 exclude=self.request.exclude,
-                before_import=lambda path, module: self.emit("loading", path=str(path), module=module, torch=_torch_version()),
+                before_import=lambda path, module: self.emit("loading", path=str(path), module=module, torch=torch_version()),
             )
         except FileNotFoundError as exc:
             raise RequestError(str(exc)) from None

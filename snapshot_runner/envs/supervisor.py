@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
+from snapshot_runner.capture.discovery import LoadError
 from snapshot_runner.capture.results import CaptureReport, CaseResult, CaseStatus
 from snapshot_runner.capture.worker import CaptureRequest, CaptureStart, OnResult, OnStart, RequestError, output_tail
 from snapshot_runner.envs.host import WorkerError, WorkerProcess
@@ -37,7 +38,7 @@ class _Slot:
     index: int
     worker: WorkerProcess
     loaded: bool = False
-    importing: tuple[str, str, str] | None = None  # (path, module, torch) being imported
+    importing: tuple[str, str, str | None] | None = None  # (path, module, torch) being imported
     case: str | None = None
     deadline: float = 0.0
     timeout: float = 0.0
@@ -101,7 +102,7 @@ class Supervisor:
     def _on_event(self, slot: _Slot, event: dict[str, Any]) -> None:
         kind = event["event"]
         if kind == "loading":
-            slot.importing = (str(event["path"]), str(event["module"]), str(event.get("torch", "unknown")))
+            slot.importing = (str(event["path"]), str(event["module"]), event.get("torch"))
         elif kind == "error":
             raise RequestError(str(event["message"]))
         elif kind == "start":
@@ -141,7 +142,8 @@ class Supervisor:
             self._finished(CaseResult(name=slot.case, status=CaseStatus.ERROR, error=f"worker {worker.died()} while running this case", output=output))
         elif not slot.loaded and slot.importing is not None:
             path, module, torch_version = slot.importing
-            self.crash_load_errors.append(f"{path}: cannot import case module {module} under torch {torch_version}: worker {worker.died()} while importing it")
+            error = LoadError(module, path, line=0, message=f"worker {worker.died()} while importing it", traceback="", torch_version=torch_version)
+            self.crash_load_errors.append(error.one_line())
             self.request = dataclasses.replace(self.request, exclude=(*self.request.exclude, path))
         elif not slot.loaded:
             worker.check_started()
