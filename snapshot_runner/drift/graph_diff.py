@@ -9,7 +9,7 @@ import difflib
 from collections import Counter
 from collections.abc import Sequence
 
-from snapshot_runner.drift.semantic import REF, Graph, Level, View, canonical_order, graph_level, parse, topological
+from snapshot_runner.drift.semantic import Graph, Level, View, canonical_order, graph_level, parse, topological
 
 # --- alignment: which node of one graph is which of the other ------------------------
 
@@ -61,9 +61,7 @@ def _render(graph: Graph, names: dict[str, str], order: Sequence[int]) -> list[s
     lines += [f"    {names.get(i.name, i.name)}: {i.ann!r}" + (f"  # {i.descriptor}" if i.descriptor not in ("", i.name) else "") for i in graph.inputs]
     for i in order:
         node = graph.nodes[i]
-        parts = node.template.split(REF)
-        body = parts[0] + "".join(names.get(ref, ref) + part for ref, part in zip(node.refs, parts[1:], strict=False))
-        lines.append(f"{names.get(node.name, node.name)}: {node.ann!r} = {body}")
+        lines.append(f"{names.get(node.name, node.name)}: {node.ann!r} = {node.body(names)}")
     lines.append("outputs:")
     lines += [f"    {names.get(o.ref, o.ref)}" + (f"  # {o.descriptor}" if o.descriptor else "") for o in graph.outputs]
     return lines
