@@ -82,7 +82,11 @@ def _aligned_order(new: Graph, mapping: dict[str, str], old: Graph) -> list[int]
 def aligned_diff(old_text: str, new_text: str, before: str = "before", after: str = "after") -> str:
     """A unified diff of the canonical forms, ``after`` named and ordered like
     ``before`` where its nodes correspond, so renames and moves do not show."""
-    old_graphs, new_graphs = parse(old_text), parse(new_text)
+    return aligned_diff_parsed(parse(old_text), parse(new_text), before, after)
+
+
+def aligned_diff_parsed(old_graphs: Sequence[Graph], new_graphs: Sequence[Graph], before: str = "before", after: str = "after") -> str:
+    """``aligned_diff`` of texts already parsed."""
     old_lines: list[str] = []
     new_lines: list[str] = []
     for index in range(max(len(old_graphs), len(new_graphs))):
@@ -180,7 +184,11 @@ def describe_graphs(old: Graph, new: Graph) -> tuple[Level, list[str]]:
 
 def describe(old_text: str, new_text: str) -> tuple[Level, list[str]]:
     """Level and summary of two texts of a graph artifact (the weakest graph decides)."""
-    old_graphs, new_graphs = parse(old_text), parse(new_text)
+    return describe_parsed(parse(old_text), parse(new_text))
+
+
+def describe_parsed(old_graphs: Sequence[Graph], new_graphs: Sequence[Graph]) -> tuple[Level, list[str]]:
+    """``describe`` of texts already parsed."""
     if [g.title for g in old_graphs] != [g.title for g in new_graphs]:
         return Level.STRUCTURAL, [f"graphs {len(old_graphs)} → {len(new_graphs)}: {', '.join(g.title for g in new_graphs) or '-'}"]
     if not old_graphs:
