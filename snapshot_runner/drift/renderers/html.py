@@ -25,7 +25,7 @@ from itertools import zip_longest
 from typing import Any
 
 from snapshot_runner import __version__
-from snapshot_runner.capture.artifacts import KEY_ORDER
+from snapshot_runner.capture.artifacts import KEY_ORDER, base_key
 from snapshot_runner.drift.compare import CAPTURE, ArtifactDrift, CaseDrift, Change, DriftReport, Side, VersionMatrix
 from snapshot_runner.drift.semantic import Level
 
@@ -46,8 +46,6 @@ CASE_ORDER = (Change.STATUS_CHANGED, Change.CHANGED, Change.NOT_CAPTURED, Change
 CLASS_ORDER = tuple(reversed(Level))  # most serious first
 # Changes that leave the graph (or guard set) the same: reported, not opened.
 SAME = (Level.TEXT, Level.RENAMED, Level.REORDERED)
-
-# Artifacts in the order a graph is produced; other keys follow by name.
 
 SCRIPT = """
 document.querySelectorAll('.toggles').forEach(function (bar) {
@@ -400,7 +398,8 @@ def _version_colour(number: int) -> str:
 
 
 def _key_order(key: str) -> tuple[int, str]:
-    base = key.split(".")[0]
+    """Artifacts in the order a graph is produced; other keys follow by name."""
+    base = base_key(key)
     return (KEY_ORDER.index(base) if base in KEY_ORDER else len(KEY_ORDER), key)
 
 
