@@ -523,9 +523,8 @@ def render(report: DriftReport, *, raw_diff: bool = False) -> str:
     changed = sorted((c for c in report.cases if c.status != Change.UNCHANGED), key=_severity)
     anchors = {(c.name, a.key): f"diff-{i}-{j}" for i, c in enumerate(changed) for j, a in enumerate(c.changed_artifacts)}
     title = f"Graph drift: {report.before.title} → {report.after.title}"
-    n_changed = sum(c.status != Change.UNCHANGED for c in report.cases)
     if changed:
-        verdict = f'<div class="verdict drift">{n_changed} of {len(report.cases)} cases changed</div>'
+        verdict = f'<div class="verdict drift">{len(changed)} of {len(report.cases)} cases changed</div>'
         table = _cases_table(changed, anchors)
         diffs = f'<div class="toggles"></div>{_diffs(report, changed, anchors)}'
     else:
