@@ -103,8 +103,8 @@ class BisectReport:
                     "last_good_sha": self.sha(p.last_good),
                     "first_bad_sha": self.sha(p.first_bad),
                     "compare_url": self.compare_url(p),
-                    "classifications": self.classifications.get(f"{p.last_good}..{p.first_bad}", []),
-                    "diff": self.diffs.get(f"{p.last_good}..{p.first_bad}", ""),
+                    "classifications": self.classifications.get(p.span, []),
+                    "diff": self.diffs.get(p.span, ""),
                 }
                 for p in self.search.change_points
             ],
@@ -265,7 +265,7 @@ class Bisector:
         search = Search(versions, self.probe, self.known, good.value, bad.value, self.prefetch).run(every_change=every_change)
         report = BisectReport(self.target, good, bad, search, self.runs, {}, command, self.captured_ends)
         for point in search.change_points:
-            report.diffs[f"{point.last_good}..{point.first_bad}"], report.classifications[f"{point.last_good}..{point.first_bad}"] = self._diff(point)
+            report.diffs[point.span], report.classifications[point.span] = self._diff(point)
         return report
 
     def _diff(self, point: ChangePoint) -> tuple[str, list[dict[str, Any]]]:
