@@ -198,7 +198,7 @@ class Bisector:
 
     def end(self, ref: str, which: str) -> End:
         """A run id or label names a run; anything else is a torch version."""
-        if ref.isdigit() or not _parses(ref):
+        if not _names_version(ref):
             try:
                 run = resolve_run(self.store, ref)
             except DriftError as exc:
@@ -246,7 +246,7 @@ class Bisector:
 
     def run(self, good_ref: str, bad_ref: str, extra: Sequence[str], *, every_change: bool, command: str) -> BisectReport | None:
         """None when the ends do not differ (nothing to bisect)."""
-        if all(not ref.isdigit() and _parses(ref) for ref in (good_ref, bad_ref)) and same_version(good_ref, bad_ref):
+        if all(_names_version(ref) for ref in (good_ref, bad_ref)) and same_version(good_ref, bad_ref):
             raise BisectError(f"--good {good_ref} and --bad {bad_ref} are the same torch build: nothing to bisect between them")
         good, bad = self.end(good_ref, "good"), self.end(bad_ref, "bad")
         if same_version(good.version, bad.version):
@@ -294,3 +294,8 @@ def _parses(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _names_version(ref: str) -> bool:
+    """Whether an end's REF is a torch version (a number is a run id, even one that parses)."""
+    return not ref.isdigit() and _parses(ref)
