@@ -103,8 +103,8 @@ class BisectReport:
                     "last_good_sha": self.sha(p.last_good),
                     "first_bad_sha": self.sha(p.first_bad),
                     "compare_url": self.compare_url(p),
-                    "classifications": self.classifications.get(f"{p.last_good}..{p.first_bad}", []),
-                    "diff": self.diffs.get(f"{p.last_good}..{p.first_bad}", ""),
+                    "classifications": self.classifications.get(p.span, []),
+                    "diff": self.diffs.get(p.span, ""),
                 }
                 for p in self.search.change_points
             ],
@@ -198,7 +198,7 @@ class Bisector:
 
     def end(self, ref: str, which: str) -> End:
         """A run id or label names a run; anything else is a torch version."""
-        if ref.isdigit() or not _parses(ref):
+        if not _names_version(ref):
             try:
                 run = resolve_run(self.store, ref)
             except DriftError as exc:
@@ -246,7 +246,7 @@ class Bisector:
 
     def run(self, good_ref: str, bad_ref: str, extra: Sequence[str], *, every_change: bool, command: str) -> BisectReport | None:
         """None when the ends do not differ (nothing to bisect)."""
-        if all(not ref.isdigit() and _parses(ref) for ref in (good_ref, bad_ref)) and same_version(good_ref, bad_ref):
+        if all(_names_version(ref) for ref in (good_ref, bad_ref)) and same_version(good_ref, bad_ref):
             raise BisectError(f"--good {good_ref} and --bad {bad_ref} are the same torch build: nothing to bisect between them")
         good, bad = self.end(good_ref, "good"), self.end(bad_ref, "bad")
         if same_version(good.version, bad.version):
@@ -265,7 +265,7 @@ class Bisector:
         search = Search(versions, self.probe, self.known, good.value, bad.value, self.prefetch).run(every_change=every_change)
         report = BisectReport(self.target, good, bad, search, self.runs, {}, command, self.captured_ends)
         for point in search.change_points:
-            report.diffs[f"{point.last_good}..{point.first_bad}"], report.classifications[f"{point.last_good}..{point.first_bad}"] = self._diff(point)
+            report.diffs[point.span], report.classifications[point.span] = self._diff(point)
         return report
 
     def _diff(self, point: ChangePoint) -> tuple[str, list[dict[str, Any]]]:
@@ -294,3 +294,8 @@ def _parses(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _names_version(ref: str) -> bool:
+    """Whether an end's REF is a torch version (a number is a run id, even one that parses)."""
+    return not ref.isdigit() and _parses(ref)

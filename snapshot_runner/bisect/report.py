@@ -42,7 +42,7 @@ def _classification_lines(report: BisectReport, point: ChangePoint) -> list[str]
     """``aot_forward: renamed (same graph, 8 names changed)`` per changed artifact."""
     return [
         f"{c['key']}: {c['classification'] or 'added or removed'}" + (f" ({'; '.join(c['summary'][:2])})" if c["summary"] else "")
-        for c in report.classifications.get(f"{point.last_good}..{point.first_bad}", [])
+        for c in report.classifications.get(point.span, [])
     ]
 
 
@@ -60,7 +60,7 @@ def _point_lines(report: BisectReport, point: ChangePoint) -> list[str]:
 def render_text(report: BisectReport) -> str:
     lines = _summary_lines(report)
     for point in report.search.change_points:
-        lines += ["", *_point_lines(report, point), "", report.diffs.get(f"{point.last_good}..{point.first_bad}", "").rstrip("\n")]
+        lines += ["", *_point_lines(report, point), "", report.diffs.get(point.span, "").rstrip("\n")]
     lines += ["", f"reproduce: {report.command}"]
     return "\n".join(lines) + "\n"
 
@@ -70,7 +70,7 @@ def render_markdown(report: BisectReport) -> str:
     for point in report.search.change_points:
         lines += [f"**{_answer(point)}**", ""]
         lines += [f"- {line}" for line in _point_lines(report, point)[1:]]
-        diff = report.diffs.get(f"{point.last_good}..{point.first_bad}", "").rstrip("\n")
+        diff = report.diffs.get(point.span, "").rstrip("\n")
         lines += ["", "<details><summary>diff across the boundary</summary>", "", fenced_diff(diff), "</details>", ""]
     lines += ["| version | verdict | detail | from |", "|---|---|---|---|"]
     for v in report.search.verdicts.values():

@@ -51,6 +51,11 @@ class ChangePoint:
     def is_range(self) -> bool:
         return bool(self.skipped_between)
 
+    @property
+    def span(self) -> str:
+        """``2.13.0..2.14.1``: the point's key in a bisect report's diffs and classifications."""
+        return f"{self.last_good}..{self.first_bad}"
+
 
 @dataclasses.dataclass
 class SearchResult:

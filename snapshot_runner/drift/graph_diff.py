@@ -9,7 +9,7 @@ import difflib
 from collections import Counter
 from collections.abc import Sequence
 
-from snapshot_runner.drift.semantic import REF, Graph, Level, View, canonical_order, graph_level, parse, topological
+from snapshot_runner.drift.semantic import Graph, Level, View, canonical_order, graph_level, parse, topological
 
 # --- alignment: which node of one graph is which of the other ------------------------
 
@@ -61,9 +61,7 @@ def _render(graph: Graph, names: dict[str, str], order: Sequence[int]) -> list[s
     lines += [f"    {names.get(i.name, i.name)}: {i.ann!r}" + (f"  # {i.descriptor}" if i.descriptor not in ("", i.name) else "") for i in graph.inputs]
     for i in order:
         node = graph.nodes[i]
-        parts = node.template.split(REF)
-        body = parts[0] + "".join(names.get(ref, ref) + part for ref, part in zip(node.refs, parts[1:], strict=False))
-        lines.append(f"{names.get(node.name, node.name)}: {node.ann!r} = {body}")
+        lines.append(f"{names.get(node.name, node.name)}: {node.ann!r} = {node.body(names)}")
     lines.append("outputs:")
     lines += [f"    {names.get(o.ref, o.ref)}" + (f"  # {o.descriptor}" if o.descriptor else "") for o in graph.outputs]
     return lines
@@ -84,7 +82,11 @@ def _aligned_order(new: Graph, mapping: dict[str, str], old: Graph) -> list[int]
 def aligned_diff(old_text: str, new_text: str, before: str = "before", after: str = "after") -> str:
     """A unified diff of the canonical forms, ``after`` named and ordered like
     ``before`` where its nodes correspond, so renames and moves do not show."""
-    old_graphs, new_graphs = parse(old_text), parse(new_text)
+    return aligned_diff_parsed(parse(old_text), parse(new_text), before, after)
+
+
+def aligned_diff_parsed(old_graphs: Sequence[Graph], new_graphs: Sequence[Graph], before: str = "before", after: str = "after") -> str:
+    """``aligned_diff`` of texts already parsed."""
     old_lines: list[str] = []
     new_lines: list[str] = []
     for index in range(max(len(old_graphs), len(new_graphs))):
@@ -182,7 +184,11 @@ def describe_graphs(old: Graph, new: Graph) -> tuple[Level, list[str]]:
 
 def describe(old_text: str, new_text: str) -> tuple[Level, list[str]]:
     """Level and summary of two texts of a graph artifact (the weakest graph decides)."""
-    old_graphs, new_graphs = parse(old_text), parse(new_text)
+    return describe_parsed(parse(old_text), parse(new_text))
+
+
+def describe_parsed(old_graphs: Sequence[Graph], new_graphs: Sequence[Graph]) -> tuple[Level, list[str]]:
+    """``describe`` of texts already parsed."""
     if [g.title for g in old_graphs] != [g.title for g in new_graphs]:
         return Level.STRUCTURAL, [f"graphs {len(old_graphs)} → {len(new_graphs)}: {', '.join(g.title for g in new_graphs) or '-'}"]
     if not old_graphs:

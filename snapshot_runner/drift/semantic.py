@@ -76,6 +76,11 @@ class Node:
         no node may move across one of these."""
         return bool(_IN_PLACE.search(self.template) or _STATEFUL.search(self.op))
 
+    def body(self, names: dict[str, str]) -> str:
+        """The right-hand side with each reference written by its name in ``names`` (or as is)."""
+        parts = self.template.split(REF)
+        return parts[0] + "".join(names.get(ref, ref) + part for ref, part in zip(self.refs, parts[1:], strict=False))
+
 
 @dataclasses.dataclass(frozen=True)
 class Output:
@@ -345,9 +350,7 @@ def canonical(graph: Graph, order: Sequence[int] | None = None, view: View = Vie
         names[graph.nodes[i].name] = f"v{position}"
     for i in order:
         node = graph.nodes[i]
-        parts = node.template.split(REF)
-        body = parts[0] + "".join(names.get(ref, ref) + part for ref, part in zip(node.refs, parts[1:], strict=False))
-        lines.append(f"{names[node.name]}: {node.ann if view.meta else ''} = {body}")
+        lines.append(f"{names[node.name]}: {node.ann if view.meta else ''} = {node.body(names)}")
     if view.signature:
         lines += [f"out: {names.get(out.ref, out.ref)}  # {out.descriptor}" for out in graph.outputs]
     return tuple(lines)

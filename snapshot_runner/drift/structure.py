@@ -15,7 +15,7 @@ import difflib
 
 from snapshot_runner.capture.artifacts import Family, family
 from snapshot_runner.drift import graph_diff, guard_sets
-from snapshot_runner.drift.semantic import Level
+from snapshot_runner.drift.semantic import Level, parse
 
 SUMMARY_LINES = 8
 
@@ -45,11 +45,13 @@ def describe(key: str, before: str, after: str, *, from_name: str = "before", to
     """Classification, summary and semantic diff of two different texts of ``key``."""
     kind = family(key)
     if kind == Family.GRAPH and "def forward(" in before + after:
-        level, summary = graph_diff.describe(before, after)
+        # Parsed once: the summary and the aligned diff read the same graphs.
+        old, new = parse(before), parse(after)
+        level, summary = graph_diff.describe_parsed(old, new)
         if level in (Level.TEXT, Level.RENAMED, Level.REORDERED):
             view = "; ".join(summary) + "\n"
         else:
-            view = graph_diff.aligned_diff(before, after, f"{from_name}/{key}", f"{to_name}/{key}")
+            view = graph_diff.aligned_diff_parsed(old, new, f"{from_name}/{key}", f"{to_name}/{key}")
         return Description(level, _cap(summary), view)
     if kind == Family.GUARDS:
         level, summary = guard_sets.describe_guards(before, after)

@@ -25,7 +25,7 @@ from itertools import zip_longest
 from typing import Any
 
 from snapshot_runner import __version__
-from snapshot_runner.capture.artifacts import KEY_ORDER
+from snapshot_runner.capture.artifacts import KEY_ORDER, base_key
 from snapshot_runner.drift.compare import CAPTURE, ArtifactDrift, CaseDrift, Change, DriftReport, Side, VersionMatrix
 from snapshot_runner.drift.semantic import Level
 
@@ -46,8 +46,6 @@ CASE_ORDER = (Change.STATUS_CHANGED, Change.CHANGED, Change.NOT_CAPTURED, Change
 CLASS_ORDER = tuple(reversed(Level))  # most serious first
 # Changes that leave the graph (or guard set) the same: reported, not opened.
 SAME = (Level.TEXT, Level.RENAMED, Level.REORDERED)
-
-# Artifacts in the order a graph is produced; other keys follow by name.
 
 SCRIPT = """
 document.querySelectorAll('.toggles').forEach(function (bar) {
@@ -400,7 +398,8 @@ def _version_colour(number: int) -> str:
 
 
 def _key_order(key: str) -> tuple[int, str]:
-    base = key.split(".")[0]
+    """Artifacts in the order a graph is produced; other keys follow by name."""
+    base = base_key(key)
     return (KEY_ORDER.index(base) if base in KEY_ORDER else len(KEY_ORDER), key)
 
 
@@ -524,9 +523,8 @@ def render(report: DriftReport, *, raw_diff: bool = False) -> str:
     changed = sorted((c for c in report.cases if c.status != Change.UNCHANGED), key=_severity)
     anchors = {(c.name, a.key): f"diff-{i}-{j}" for i, c in enumerate(changed) for j, a in enumerate(c.changed_artifacts)}
     title = f"Graph drift: {report.before.title} → {report.after.title}"
-    n_changed = sum(c.status != Change.UNCHANGED for c in report.cases)
     if changed:
-        verdict = f'<div class="verdict drift">{n_changed} of {len(report.cases)} cases changed</div>'
+        verdict = f'<div class="verdict drift">{len(changed)} of {len(report.cases)} cases changed</div>'
         table = _cases_table(changed, anchors)
         diffs = f'<div class="toggles"></div>{_diffs(report, changed, anchors)}'
     else:
