@@ -61,11 +61,6 @@ def database_url(given: str | None) -> str:
     return given or os.environ.get(URL_VARIABLE) or DEFAULT_URL
 
 
-def masked(url: str) -> str:
-    """The URL with its password replaced by ``***``, even when it does not parse."""
-    return redact_url(url)
-
-
 def sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -86,7 +81,7 @@ def _in_memory(url: str) -> bool:
 def _sqlite_engine(url: str, create: bool) -> Engine:
     if _in_memory(url):
         if create:  # a recording that is thrown away when the command ends
-            raise StoreError(f"{masked(url)} is an in-memory database: nothing recorded there would be kept; give a file, e.g. {DEFAULT_URL}")
+            raise StoreError(f"{redact_url(url)} is an in-memory database: nothing recorded there would be kept; give a file, e.g. {DEFAULT_URL}")
     else:
         path = Path(str(make_url(url).database))
         if not create and not path.exists():
@@ -127,7 +122,7 @@ def make_engine(url: str, *, create: bool = True) -> Engine:
     try:
         parsed = make_url(url)
     except (ArgumentError, ValueError):
-        raise StoreError(f"not a database URL: {masked(url)!r} (expected e.g. sqlite:///db/history.sqlite)") from None
+        raise StoreError(f"not a database URL: {redact_url(url)!r} (expected e.g. sqlite:///db/history.sqlite)") from None
     if parsed.drivername == "postgresql":
         # We ship psycopg 3; SQLAlchemy's default for plain postgresql:// is psycopg2.
         parsed = parsed.set(drivername="postgresql+psycopg")
@@ -138,10 +133,10 @@ def make_engine(url: str, *, create: bool = True) -> Engine:
         connect_args = {"connect_timeout": 10} if parsed.get_backend_name() == "postgresql" else {}
         return create_engine(url, connect_args=connect_args, pool_pre_ping=True)
     except NoSuchModuleError:
-        raise StoreError(f"unsupported database URL {masked(url)}: no SQLAlchemy dialect {parsed.drivername!r}") from None
+        raise StoreError(f"unsupported database URL {redact_url(url)}: no SQLAlchemy dialect {parsed.drivername!r}") from None
     except ImportError as exc:
         hint = " (pip install 'snapshot-runner[postgres]')" if parsed.get_backend_name() == "postgresql" else ""
-        raise StoreError(f"cannot use {masked(url)}: {exc}{hint}") from None
+        raise StoreError(f"cannot use {redact_url(url)}: {exc}{hint}") from None
 
 
 # --- schema ----------------------------------------------------------------------
@@ -177,9 +172,9 @@ def migrate(engine: Engine, *, create: bool = True) -> None:
         if current == head:
             return
         if current is None and inspect(connection).get_table_names():
-            raise StoreError(f"{masked(str(engine.url))} holds tables but is not a snapshot-runner history database")
+            raise StoreError(f"{redact_url(str(engine.url))} holds tables but is not a snapshot-runner history database")
         if current is None and not create and connection.dialect.name == "sqlite":
-            raise StoreError(f"{masked(str(engine.url))} holds no snapshot-runner history: record a run first, or check --db / ${URL_VARIABLE}")
+            raise StoreError(f"{redact_url(str(engine.url))} holds no snapshot-runner history: record a run first, or check --db / ${URL_VARIABLE}")
         if current is not None and current not in {s.revision for s in scripts.walk_revisions()}:
             raise StoreError(f"database schema {current} is newer than this snapshot-runner knows (newest: {head}); upgrade snapshot-runner to use it")
         command.upgrade(config, "head")
@@ -263,7 +258,7 @@ class Store:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.url = masked(str(engine.url))
+        self.url = redact_url(str(engine.url))
         self._sessions = sessionmaker(engine, expire_on_commit=False)
 
     @classmethod
@@ -279,10 +274,10 @@ class Store:
         except DBAPIError as exc:
             engine.dispose()
             what = "is not a database" if "not a database" in str(exc.orig) else "cannot be opened"
-            raise StoreError(f"{masked(url)} {what}: {scrub(_first_line(exc), url)}") from None
+            raise StoreError(f"{redact_url(url)} {what}: {scrub(_first_line(exc), url)}") from None
         except SQLAlchemyError as exc:
             engine.dispose()
-            raise StoreError(f"{masked(url)} cannot be opened: {scrub(_first_line(exc), url)}") from None
+            raise StoreError(f"{redact_url(url)} cannot be opened: {scrub(_first_line(exc), url)}") from None
         return cls(engine)
 
     def close(self) -> None:
