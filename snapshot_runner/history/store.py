@@ -321,12 +321,15 @@ class Store:
 
     def add_results(self, run_id: int, results: Sequence[CaseResult]) -> None:
         """Store cases of a run in one transaction: all of them or none."""
+        # Hashed once, before the transaction: on SQLite it holds the write lock.
+        hashed = [{k: sha256(t) for k, t in r.artifacts.items()} for r in results]
+        texts = {digest: r.artifacts[k] for r, pairs in zip(results, hashed, strict=True) for k, digest in pairs.items()}
+        digests = [set_digest(pairs) if pairs else None for pairs in hashed]
         with self.session() as session:
-            case_ids = self._ids(session, StoredCase, StoredCase.name, {r.name for r in results})
-            key_ids = self._ids(session, ArtifactKey, ArtifactKey.name, {k for r in results for k in r.artifacts})
-            texts = {sha256(t): t for r in results for t in r.artifacts.values()}
+            case_ids = self.case_ids(session, {r.name for r in results})
+            key_ids = self._ids(session, ArtifactKey, ArtifactKey.name, {k for pairs in hashed for k in pairs})
             artifact_ids = self._artifact_ids(session, texts)
-            members = {set_digest(pairs): pairs for pairs in ({k: sha256(t) for k, t in r.artifacts.items()} for r in results) if pairs}
+            members = {digest: pairs for digest, pairs in zip(digests, hashed, strict=True) if digest}
             set_ids = self._set_ids(session, members, key_ids, artifact_ids)
             session.add_all(
                 CaseOutcome(
@@ -335,9 +338,9 @@ class Store:
                     status=result.status,
                     error=result.error,
                     compile_seconds=result.compile_seconds,
-                    artifact_set_id=set_ids[set_digest({k: sha256(t) for k, t in result.artifacts.items()})] if result.artifacts else None,
+                    artifact_set_id=set_ids[digest] if digest else None,
                 )
-                for result in results
+                for result, digest in zip(results, digests, strict=True)
             )
 
     @staticmethod
