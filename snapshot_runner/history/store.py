@@ -226,21 +226,12 @@ class Version:
     runs: int
 
 
-def _environment_json(env: Environment) -> dict[str, Any]:
-    return {
-        "torch_version": env.torch_version,
-        "torch_git_sha": env.torch_git_sha,
-        "python": env.python,
-        "platform": env.platform,
-        "device": env.device,
-        "cuda": env.cuda,
-        "triton": env.triton,
-        "gpu_name": env.gpu_name,
-        "packages": json.loads(env.packages) if env.packages else {},
-    }
-
-
 ENVIRONMENT_FIELDS = ("torch_version", "torch_git_sha", "python", "platform", "device", "cuda", "triton", "gpu_name")
+
+
+def _environment_json(env: Environment) -> dict[str, Any]:
+    packages = json.loads(env.packages) if env.packages else {}
+    return {name: getattr(env, name) for name in ENVIRONMENT_FIELDS} | {"packages": packages}
 
 
 def case_set_fingerprint(names: Sequence[str], sources: Iterable[str]) -> str:
