@@ -531,7 +531,7 @@ class Store:
 
 def set_digest(artifacts: dict[str, str]) -> str:
     """The identity of a case's artifact set: sha256 over its sorted (key, sha256) pairs."""
-    return hashlib.sha256("".join(f"{key}\t{sha}\n" for key, sha in sorted(artifacts.items())).encode()).hexdigest()
+    return sha256("".join(f"{key}\t{sha}\n" for key, sha in sorted(artifacts.items())))
 
 
 def _artifact_rows(*columns: Any) -> Any:
