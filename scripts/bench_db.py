@@ -328,9 +328,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def masked_url(url: str, given: bool) -> str:
-    from snapshot_runner.history.store import masked
+    from snapshot_runner.redact import redact_url
 
-    return masked(url) if given else "SQLite (temp dir)"
+    return redact_url(url) if given else "SQLite (temp dir)"
 
 
 if __name__ == "__main__":

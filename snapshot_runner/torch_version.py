@@ -41,6 +41,6 @@ def same_version(a: str, b: str) -> bool:
 def order_versions(texts: Iterable[str]) -> list[str]:
     """Distinct versions, oldest first (``2.14`` and ``2.14.0`` are one)."""
     distinct: dict[Version, str] = {}
-    for text in texts:
-        distinct.setdefault(parse_version(text), base_version(text))
+    for version in map(parse_version, texts):
+        distinct.setdefault(version, str(version))
     return [distinct[v] for v in sorted(distinct)]

@@ -139,7 +139,7 @@ class RunRecorder:
 
     def _labelled(self, store: Store, label: str) -> RunInfo | None:
         """The run that already has ``label``, which this one may not take too."""
-        return next((r for r in store.runs() if r.label == label and r.kind == RunKind.RECORD), None)
+        return next((r for r in store.runs(kind=RunKind.RECORD) if r.label == label), None)
 
     def left_incomplete(self) -> str:
         """What a run stopped part way leaves behind, in words."""

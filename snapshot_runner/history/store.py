@@ -61,11 +61,6 @@ def database_url(given: str | None) -> str:
     return given or os.environ.get(URL_VARIABLE) or DEFAULT_URL
 
 
-def masked(url: str) -> str:
-    """The URL with its password replaced by ``***``, even when it does not parse."""
-    return redact_url(url)
-
-
 def sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -86,7 +81,7 @@ def _in_memory(url: str) -> bool:
 def _sqlite_engine(url: str, create: bool) -> Engine:
     if _in_memory(url):
         if create:  # a recording that is thrown away when the command ends
-            raise StoreError(f"{masked(url)} is an in-memory database: nothing recorded there would be kept; give a file, e.g. {DEFAULT_URL}")
+            raise StoreError(f"{redact_url(url)} is an in-memory database: nothing recorded there would be kept; give a file, e.g. {DEFAULT_URL}")
     else:
         path = Path(str(make_url(url).database))
         if not create and not path.exists():
@@ -127,7 +122,7 @@ def make_engine(url: str, *, create: bool = True) -> Engine:
     try:
         parsed = make_url(url)
     except (ArgumentError, ValueError):
-        raise StoreError(f"not a database URL: {masked(url)!r} (expected e.g. sqlite:///db/history.sqlite)") from None
+        raise StoreError(f"not a database URL: {redact_url(url)!r} (expected e.g. sqlite:///db/history.sqlite)") from None
     if parsed.drivername == "postgresql":
         # We ship psycopg 3; SQLAlchemy's default for plain postgresql:// is psycopg2.
         parsed = parsed.set(drivername="postgresql+psycopg")
@@ -138,10 +133,10 @@ def make_engine(url: str, *, create: bool = True) -> Engine:
         connect_args = {"connect_timeout": 10} if parsed.get_backend_name() == "postgresql" else {}
         return create_engine(url, connect_args=connect_args, pool_pre_ping=True)
     except NoSuchModuleError:
-        raise StoreError(f"unsupported database URL {masked(url)}: no SQLAlchemy dialect {parsed.drivername!r}") from None
+        raise StoreError(f"unsupported database URL {redact_url(url)}: no SQLAlchemy dialect {parsed.drivername!r}") from None
     except ImportError as exc:
         hint = " (pip install 'snapshot-runner[postgres]')" if parsed.get_backend_name() == "postgresql" else ""
-        raise StoreError(f"cannot use {masked(url)}: {exc}{hint}") from None
+        raise StoreError(f"cannot use {redact_url(url)}: {exc}{hint}") from None
 
 
 # --- schema ----------------------------------------------------------------------
@@ -177,9 +172,9 @@ def migrate(engine: Engine, *, create: bool = True) -> None:
         if current == head:
             return
         if current is None and inspect(connection).get_table_names():
-            raise StoreError(f"{masked(str(engine.url))} holds tables but is not a snapshot-runner history database")
+            raise StoreError(f"{redact_url(str(engine.url))} holds tables but is not a snapshot-runner history database")
         if current is None and not create and connection.dialect.name == "sqlite":
-            raise StoreError(f"{masked(str(engine.url))} holds no snapshot-runner history: record a run first, or check --db / ${URL_VARIABLE}")
+            raise StoreError(f"{redact_url(str(engine.url))} holds no snapshot-runner history: record a run first, or check --db / ${URL_VARIABLE}")
         if current is not None and current not in {s.revision for s in scripts.walk_revisions()}:
             raise StoreError(f"database schema {current} is newer than this snapshot-runner knows (newest: {head}); upgrade snapshot-runner to use it")
         command.upgrade(config, "head")
@@ -231,21 +226,12 @@ class Version:
     runs: int
 
 
-def _environment_json(env: Environment) -> dict[str, Any]:
-    return {
-        "torch_version": env.torch_version,
-        "torch_git_sha": env.torch_git_sha,
-        "python": env.python,
-        "platform": env.platform,
-        "device": env.device,
-        "cuda": env.cuda,
-        "triton": env.triton,
-        "gpu_name": env.gpu_name,
-        "packages": json.loads(env.packages) if env.packages else {},
-    }
-
-
 ENVIRONMENT_FIELDS = ("torch_version", "torch_git_sha", "python", "platform", "device", "cuda", "triton", "gpu_name")
+
+
+def _environment_json(env: Environment) -> dict[str, Any]:
+    packages = json.loads(env.packages) if env.packages else {}
+    return {name: getattr(env, name) for name in ENVIRONMENT_FIELDS} | {"packages": packages}
 
 
 def case_set_fingerprint(names: Sequence[str], sources: Iterable[str]) -> str:
@@ -263,7 +249,7 @@ class Store:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.url = masked(str(engine.url))
+        self.url = redact_url(str(engine.url))
         self._sessions = sessionmaker(engine, expire_on_commit=False)
 
     @classmethod
@@ -279,10 +265,10 @@ class Store:
         except DBAPIError as exc:
             engine.dispose()
             what = "is not a database" if "not a database" in str(exc.orig) else "cannot be opened"
-            raise StoreError(f"{masked(url)} {what}: {scrub(_first_line(exc), url)}") from None
+            raise StoreError(f"{redact_url(url)} {what}: {scrub(_first_line(exc), url)}") from None
         except SQLAlchemyError as exc:
             engine.dispose()
-            raise StoreError(f"{masked(url)} cannot be opened: {scrub(_first_line(exc), url)}") from None
+            raise StoreError(f"{redact_url(url)} cannot be opened: {scrub(_first_line(exc), url)}") from None
         return cls(engine)
 
     def close(self) -> None:
@@ -326,12 +312,15 @@ class Store:
 
     def add_results(self, run_id: int, results: Sequence[CaseResult]) -> None:
         """Store cases of a run in one transaction: all of them or none."""
+        # Hashed once, before the transaction: on SQLite it holds the write lock.
+        hashed = [{k: sha256(t) for k, t in r.artifacts.items()} for r in results]
+        texts = {digest: r.artifacts[k] for r, pairs in zip(results, hashed, strict=True) for k, digest in pairs.items()}
+        digests = [set_digest(pairs) if pairs else None for pairs in hashed]
         with self.session() as session:
-            case_ids = self._ids(session, StoredCase, StoredCase.name, {r.name for r in results})
-            key_ids = self._ids(session, ArtifactKey, ArtifactKey.name, {k for r in results for k in r.artifacts})
-            texts = {sha256(t): t for r in results for t in r.artifacts.values()}
+            case_ids = self.case_ids(session, {r.name for r in results})
+            key_ids = self._ids(session, ArtifactKey, ArtifactKey.name, {k for pairs in hashed for k in pairs})
             artifact_ids = self._artifact_ids(session, texts)
-            members = {set_digest(pairs): pairs for pairs in ({k: sha256(t) for k, t in r.artifacts.items()} for r in results) if pairs}
+            members = {digest: pairs for digest, pairs in zip(digests, hashed, strict=True) if digest}
             set_ids = self._set_ids(session, members, key_ids, artifact_ids)
             session.add_all(
                 CaseOutcome(
@@ -340,9 +329,9 @@ class Store:
                     status=result.status,
                     error=result.error,
                     compile_seconds=result.compile_seconds,
-                    artifact_set_id=set_ids[set_digest({k: sha256(t) for k, t in result.artifacts.items()})] if result.artifacts else None,
+                    artifact_set_id=set_ids[digest] if digest else None,
                 )
-                for result in results
+                for result, digest in zip(results, digests, strict=True)
             )
 
     @staticmethod
@@ -542,7 +531,7 @@ class Store:
 
 def set_digest(artifacts: dict[str, str]) -> str:
     """The identity of a case's artifact set: sha256 over its sorted (key, sha256) pairs."""
-    return hashlib.sha256("".join(f"{key}\t{sha}\n" for key, sha in sorted(artifacts.items())).encode()).hexdigest()
+    return sha256("".join(f"{key}\t{sha}\n" for key, sha in sorted(artifacts.items())))
 
 
 def _artifact_rows(*columns: Any) -> Any:
