@@ -22,6 +22,7 @@ from snapshot_runner.cli.common import (
     env_options,
     index_args,
     open_store,
+    read_versions_file,
     resolve_torch,
     torch_spec,
 )
@@ -66,11 +67,7 @@ def _versions(args: argparse.Namespace) -> list[str]:
 
     given = [v.strip() for v in args.versions.split(",") if v.strip()]
     if args.versions_file:
-        try:
-            lines = Path(args.versions_file).read_text(encoding="utf-8").splitlines()
-        except OSError as exc:
-            raise CliError(f"--versions-file: {exc.strerror}: {args.versions_file}") from None
-        given += [line.strip() for line in lines if line.strip() and not line.strip().startswith("#")]
+        given += read_versions_file(args.versions_file)
     try:
         return order_versions(given)
     except VersionError as exc:

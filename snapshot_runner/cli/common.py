@@ -191,6 +191,15 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def read_versions_file(path: str) -> list[str]:
+    """The versions in a ``--versions-file``: one a line, blank lines and ``#`` comments skipped."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise CliError(f"--versions-file: {exc.strerror}: {path}") from None
+    return [line.strip() for line in lines if line.strip() and not line.strip().startswith("#")]
+
+
 def torch_spec(args: argparse.Namespace, version: str) -> TorchSpec:
     """``version`` with the ``env_options`` of ``add_target_options``."""
     from snapshot_runner.envs.torch_spec import SpecError, TorchSpec

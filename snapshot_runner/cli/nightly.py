@@ -18,6 +18,7 @@ from snapshot_runner.cli.common import (
     add_target_options,
     index_args,
     open_store,
+    read_versions_file,
     report_failures,
     report_load_errors,
     target,
@@ -60,11 +61,9 @@ def _versions(path: str | None) -> tuple[str, ...]:
 
     if not path:
         return ()
+    given = read_versions_file(path)
     try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-        return tuple(order_versions(line.strip() for line in lines if line.strip() and not line.strip().startswith("#")))
-    except OSError as exc:
-        raise CliError(f"--versions-file: {exc.strerror}: {path}") from None
+        return tuple(order_versions(given))
     except VersionError as exc:
         raise CliError(f"--versions-file: {exc}") from None
 
