@@ -16,6 +16,7 @@ from snapshot_runner.cli.common import (
     CliError,
     Exit,
     Handler,
+    add_db,
     add_debug,
     add_target_options,
     capture_report,
@@ -55,7 +56,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> dict[s
         help="while a version is captured, make the environments of the two versions that may come next (uses a free core; may install one version the search then does not need)",
     )
     p.add_argument("--format", choices=("text", "md", "json"), default="text")
-    p.add_argument("--db", default=None, metavar="URL", help="the history database (see `record`)")
+    add_db(p, "the history database (see `record`)")
     p.add_argument("--cases-dir", default=None, help=CASES_DIR_HELP)
     add_target_options(p)
     add_envs_bound(p)
