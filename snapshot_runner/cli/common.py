@@ -101,8 +101,6 @@ def apply_project_config(args: argparse.Namespace) -> None:
     """Fill the options not given with ``[tool.snapshot-runner]`` (found from the
     working directory), else the defaults; flags always win. The config is kept
     as ``args.project`` for the options only made environments use."""
-    import os
-
     from snapshot_runner.config import ConfigError, find_config
 
     try:
