@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
     from snapshot_runner.capture.results import CaptureReport, CaseResult
-    from snapshot_runner.capture.worker import CaptureStart, OnResult, OnStart
+    from snapshot_runner.capture.worker import OnResult, OnStart
     from snapshot_runner.envs.target import Target
     from snapshot_runner.envs.torch_spec import TorchSpec
     from snapshot_runner.history.store import Store
@@ -256,7 +256,7 @@ def capture_report(
     ``add_run_options`` where the command has them, behind a progress bar;
     failures to start or finish become ``CliError``."""
     from snapshot_runner.capture.worker import CaptureRequest
-    from snapshot_runner.cli.progress import progress_reporter
+    from snapshot_runner.cli.progress import progress_bar
     from snapshot_runner.envs import target as targets
     from snapshot_runner.envs.installer import InstallError
     from snapshot_runner.envs.supervisor import DEFAULT_TIMEOUT, RequestError, WorkerError
@@ -264,18 +264,7 @@ def capture_report(
 
     chosen = under if under is not None else target(args, err)
     with contextlib.ExitStack() as stack:
-        advance: list[Callable[[CaseResult], None]] = []
-
-        def started(start: CaptureStart) -> None:
-            advance.append(stack.enter_context(progress_reporter(len(start.cases), err)))
-            if on_start:
-                on_start(start)
-
-        def finished(result: CaseResult) -> None:
-            if on_result:
-                on_result(result)
-            advance[0](result)
-
+        started, finished = progress_bar(stack, err, on_start, on_result)
         try:
             request = CaptureRequest(str(args.cases_dir), tuple(names), substring, level, args.debug, track=args.project.track)
             return targets.capture(

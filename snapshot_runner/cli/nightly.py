@@ -70,7 +70,7 @@ def _versions(path: str | None) -> tuple[str, ...]:
 
 def cmd_nightly(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from snapshot_runner.capture.environment import device_name
-    from snapshot_runner.cli.progress import progress_reporter
+    from snapshot_runner.cli.progress import progress_bar
     from snapshot_runner.envs.index import NEWEST, offered_between
     from snapshot_runner.history.recording import RecordError
     from snapshot_runner.nightly import NightlyError, Plan, already_recorded, report_night, run_night, sharded_run, summary
@@ -103,18 +103,12 @@ def cmd_nightly(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             if last is not None:
                 print(f"nightly: torch {chosen.torch.version} is what the last nightly on {device} recorded (run {last.id}): nothing new to record", file=err)
                 return Exit.OK
-        advance = []
         try:
             if args.report_run:
                 night = report_night(store, plan, sharded_run(store, args.report_run), err)
             else:
-                night = run_night(
-                    store,
-                    plan,
-                    err,
-                    on_start=lambda start: advance.append(stack.enter_context(progress_reporter(len(start.cases), err))),
-                    on_result=lambda result: advance[0](result),
-                )
+                on_start, on_result = progress_bar(stack, err)
+                night = run_night(store, plan, err, on_start=on_start, on_result=on_result)
         except (NightlyError, RecordError) as exc:
             raise CliError(str(exc)) from None
     if night.capture:
