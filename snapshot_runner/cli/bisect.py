@@ -12,10 +12,10 @@ from typing import TextIO
 from snapshot_runner.capture.names import module_path, split_case_name
 from snapshot_runner.capture.results import CaptureReport
 from snapshot_runner.cli.common import (
-    CASES_DIR_HELP,
     CliError,
     Exit,
     Handler,
+    add_cases_dir,
     add_db,
     add_debug,
     add_target_options,
@@ -57,7 +57,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> dict[s
     )
     p.add_argument("--format", choices=("text", "md", "json"), default="text")
     add_db(p, "the history database (see `record`)")
-    p.add_argument("--cases-dir", default=None, help=CASES_DIR_HELP)
+    add_cases_dir(p)
     add_target_options(p)
     add_envs_bound(p)
     return {"bisect": cmd_bisect}

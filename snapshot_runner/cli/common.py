@@ -59,15 +59,24 @@ def add_debug(p: argparse.ArgumentParser) -> None:
     p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
 
 
-def add_selection(p: argparse.ArgumentParser) -> None:
-    add_debug(p)
-    p.add_argument("--cases-dir", default=None, help=CASES_DIR_HELP)
-    p.add_argument("--case", action="append", default=[], metavar="NAME", help="only this case (repeatable)")
-    p.add_argument("-k", dest="substring", default=None, metavar="SUBSTRING", help="only cases whose name contains it")
+# --cases-dir, --snapshots-dir and --db default to None: apply_project_config fills them.
+def add_cases_dir(p: argparse.ArgumentParser, help_text: str = CASES_DIR_HELP) -> None:
+    p.add_argument("--cases-dir", default=None, help=help_text)
+
+
+def add_snapshots_dir(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--snapshots-dir", default=None, help=SNAPSHOTS_DIR_HELP)
 
 
 def add_db(p: argparse.ArgumentParser, help_text: str = DB_HELP) -> None:
     p.add_argument("--db", default=None, metavar="URL", help=help_text)
+
+
+def add_selection(p: argparse.ArgumentParser) -> None:
+    add_debug(p)
+    add_cases_dir(p)
+    p.add_argument("--case", action="append", default=[], metavar="NAME", help="only this case (repeatable)")
+    p.add_argument("-k", dest="substring", default=None, metavar="SUBSTRING", help="only cases whose name contains it")
 
 
 def add_installer_options(group: argparse._ArgumentGroup) -> None:

@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import TextIO
 
 from snapshot_runner.cli.common import (
-    SNAPSHOTS_DIR_HELP,
     CliError,
     Exit,
     Handler,
     add_db,
     add_run_options,
     add_selection,
+    add_snapshots_dir,
     add_target_options,
     index_args,
     open_store,
@@ -40,7 +40,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> dict[s
     add_selection(p)
     add_db(p)
     p.add_argument("--reports", default="reports", metavar="DIR", help="where the reports go (default: reports)")
-    p.add_argument("--snapshots-dir", default=None, help=SNAPSHOTS_DIR_HELP)
+    add_snapshots_dir(p)
     p.add_argument("--bisect", action="store_true", help="bisect every case whose graphs changed under a new torch")
     p.add_argument("--versions-file", default=None, metavar="FILE", help="candidate versions for --bisect, one per line (default: the package index's)")
     add_run_options(p)
