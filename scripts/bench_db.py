@@ -38,7 +38,7 @@ sys.path.insert(0, str(REPO))
 from snapshot_runner.capture.results import CaseResult, CaseStatus  # noqa: E402
 from snapshot_runner.drift.compare import compare, resolve  # noqa: E402
 from snapshot_runner.drift.renderers import renderer  # noqa: E402
-from snapshot_runner.history.store import Store  # noqa: E402
+from snapshot_runner.history.store import Store, masked  # noqa: E402
 
 TARGET_DRIFT_S = 1.0
 TARGET_HISTORY_S = 0.5
@@ -328,8 +328,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def masked_url(url: str, given: bool) -> str:
-    from snapshot_runner.history.store import masked
-
     return masked(url) if given else "SQLite (temp dir)"
 
 
