@@ -39,6 +39,7 @@ from snapshot_runner.capture.results import CaseResult, CaseStatus  # noqa: E402
 from snapshot_runner.drift.compare import compare, resolve  # noqa: E402
 from snapshot_runner.drift.renderers import renderer  # noqa: E402
 from snapshot_runner.history.store import Store  # noqa: E402
+from snapshot_runner.redact import redact_url  # noqa: E402
 
 TARGET_DRIFT_S = 1.0
 TARGET_HISTORY_S = 0.5
@@ -328,8 +329,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def masked_url(url: str, given: bool) -> str:
-    from snapshot_runner.redact import redact_url
-
     return redact_url(url) if given else "SQLite (temp dir)"
 
 

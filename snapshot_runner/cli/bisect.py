@@ -12,16 +12,18 @@ from typing import TextIO
 from snapshot_runner.capture.names import module_path, split_case_name
 from snapshot_runner.capture.results import CaptureReport
 from snapshot_runner.cli.common import (
-    CASES_DIR_HELP,
     CliError,
     Exit,
     Handler,
+    add_cases_dir,
+    add_db,
     add_debug,
     add_target_options,
     capture_report,
     env_options,
     index_args,
     open_store,
+    read_versions_file,
     resolve_torch,
     torch_spec,
 )
@@ -54,8 +56,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> dict[s
         help="while a version is captured, make the environments of the two versions that may come next (uses a free core; may install one version the search then does not need)",
     )
     p.add_argument("--format", choices=("text", "md", "json"), default="text")
-    p.add_argument("--db", default=None, metavar="URL", help="the history database (see `record`)")
-    p.add_argument("--cases-dir", default=None, help=CASES_DIR_HELP)
+    add_db(p, "the history database (see `record`)")
+    add_cases_dir(p)
     add_target_options(p)
     add_envs_bound(p)
     return {"bisect": cmd_bisect}
@@ -66,11 +68,7 @@ def _versions(args: argparse.Namespace) -> list[str]:
 
     given = [v.strip() for v in args.versions.split(",") if v.strip()]
     if args.versions_file:
-        try:
-            lines = Path(args.versions_file).read_text(encoding="utf-8").splitlines()
-        except OSError as exc:
-            raise CliError(f"--versions-file: {exc.strerror}: {args.versions_file}") from None
-        given += [line.strip() for line in lines if line.strip() and not line.strip().startswith("#")]
+        given += read_versions_file(args.versions_file)
     try:
         return order_versions(given)
     except VersionError as exc:

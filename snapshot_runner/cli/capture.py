@@ -8,10 +8,10 @@ from typing import TextIO
 
 from snapshot_runner.capture.results import CaseStatus, status_summary
 from snapshot_runner.cli.common import (
-    CASES_DIR_HELP,
     CliError,
     Exit,
     Handler,
+    add_cases_dir,
     add_debug,
     add_run_options,
     add_selection,
@@ -36,7 +36,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> dict[s
     p_show = sub.add_parser("show", help="capture one case and print its artifacts")
     p_show.add_argument("name")
     p_show.add_argument("artifact", nargs="?")
-    p_show.add_argument("--cases-dir", default=None, help=CASES_DIR_HELP)
+    add_cases_dir(p_show)
     add_debug(p_show)
     p_show.add_argument("--normalize", choices=("native", "canonical"), default="canonical")
     add_target_options(p_show)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
     from snapshot_runner.capture.results import CaptureReport, CaseResult
-    from snapshot_runner.capture.worker import CaptureStart, OnResult, OnStart
+    from snapshot_runner.capture.worker import OnResult, OnStart
     from snapshot_runner.envs.target import Target
     from snapshot_runner.envs.torch_spec import TorchSpec
     from snapshot_runner.history.store import Store
@@ -59,15 +59,24 @@ def add_debug(p: argparse.ArgumentParser) -> None:
     p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
 
 
-def add_selection(p: argparse.ArgumentParser) -> None:
-    add_debug(p)
-    p.add_argument("--cases-dir", default=None, help=CASES_DIR_HELP)
-    p.add_argument("--case", action="append", default=[], metavar="NAME", help="only this case (repeatable)")
-    p.add_argument("-k", dest="substring", default=None, metavar="SUBSTRING", help="only cases whose name contains it")
+# --cases-dir, --snapshots-dir and --db default to None: apply_project_config fills them.
+def add_cases_dir(p: argparse.ArgumentParser, help_text: str = CASES_DIR_HELP) -> None:
+    p.add_argument("--cases-dir", default=None, help=help_text)
+
+
+def add_snapshots_dir(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--snapshots-dir", default=None, help=SNAPSHOTS_DIR_HELP)
 
 
 def add_db(p: argparse.ArgumentParser, help_text: str = DB_HELP) -> None:
     p.add_argument("--db", default=None, metavar="URL", help=help_text)
+
+
+def add_selection(p: argparse.ArgumentParser) -> None:
+    add_debug(p)
+    add_cases_dir(p)
+    p.add_argument("--case", action="append", default=[], metavar="NAME", help="only this case (repeatable)")
+    p.add_argument("-k", dest="substring", default=None, metavar="SUBSTRING", help="only cases whose name contains it")
 
 
 def add_installer_options(group: argparse._ArgumentGroup) -> None:
@@ -101,8 +110,6 @@ def apply_project_config(args: argparse.Namespace) -> None:
     """Fill the options not given with ``[tool.snapshot-runner]`` (found from the
     working directory), else the defaults; flags always win. The config is kept
     as ``args.project`` for the options only made environments use."""
-    import os
-
     from snapshot_runner.config import ConfigError, find_config
 
     try:
@@ -191,6 +198,15 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def read_versions_file(path: str) -> list[str]:
+    """The versions in a ``--versions-file``: one a line, blank lines and ``#`` comments skipped."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise CliError(f"--versions-file: {exc.strerror}: {path}") from None
+    return [line.strip() for line in lines if line.strip() and not line.strip().startswith("#")]
+
+
 def torch_spec(args: argparse.Namespace, version: str) -> TorchSpec:
     """``version`` with the ``env_options`` of ``add_target_options``."""
     from snapshot_runner.envs.torch_spec import SpecError, TorchSpec
@@ -249,7 +265,7 @@ def capture_report(
     ``add_run_options`` where the command has them, behind a progress bar;
     failures to start or finish become ``CliError``."""
     from snapshot_runner.capture.worker import CaptureRequest
-    from snapshot_runner.cli.progress import progress_reporter
+    from snapshot_runner.cli.progress import progress_bar
     from snapshot_runner.envs import target as targets
     from snapshot_runner.envs.installer import InstallError
     from snapshot_runner.envs.supervisor import DEFAULT_TIMEOUT, RequestError, WorkerError
@@ -257,18 +273,7 @@ def capture_report(
 
     chosen = under if under is not None else target(args, err)
     with contextlib.ExitStack() as stack:
-        advance: list[Callable[[CaseResult], None]] = []
-
-        def started(start: CaptureStart) -> None:
-            advance.append(stack.enter_context(progress_reporter(len(start.cases), err)))
-            if on_start:
-                on_start(start)
-
-        def finished(result: CaseResult) -> None:
-            if on_result:
-                on_result(result)
-            advance[0](result)
-
+        started, finished = progress_bar(stack, err, on_start, on_result)
         try:
             request = CaptureRequest(str(args.cases_dir), tuple(names), substring, level, args.debug, track=args.project.track)
             return targets.capture(

@@ -15,15 +15,16 @@ from typing import TextIO
 from snapshot_runner.capture.results import CaptureReport, status_summary
 from snapshot_runner.cli.common import (
     CASES_DIR_HELP,
-    SNAPSHOTS_DIR_HELP,
     CliError,
     Exit,
     Handler,
     Interrupted,
+    add_cases_dir,
     add_db,
     add_debug,
     add_run_options,
     add_selection,
+    add_snapshots_dir,
     add_target_options,
     capture_report,
     number_in,
@@ -71,7 +72,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> dict[s
         help="md (an issue comment), html, json, or junit (JUnit XML: a test per case × artifact)",
     )
     p_drift.add_argument("--out", default=None, metavar="PATH", help="write the report here (default: stdout)")
-    p_drift.add_argument("--snapshots-dir", default=None, help=SNAPSHOTS_DIR_HELP)
+    add_snapshots_dir(p_drift)
     p_drift.add_argument("--include-incomplete", action="store_true", help="let REFs name incomplete runs")
     p_drift.add_argument("--fail-on-drift", action="store_true", help="exit 1 when anything changed (as --fail-on text)")
     p_drift.add_argument(
@@ -91,7 +92,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> dict[s
     )
     p_drift.add_argument("-k", dest="substring", default=None, metavar="SUBSTRING", help="only cases whose name contains it")
     p_drift.add_argument("--case", action="append", default=[], metavar="NAME", help="only this case (repeatable; with --python/--torch, the cases captured)")
-    p_drift.add_argument("--cases-dir", default=None, help="with --python/--torch: " + CASES_DIR_HELP)
+    add_cases_dir(p_drift, "with --python/--torch: " + CASES_DIR_HELP)
     add_target_options(p_drift)
 
     p_history = sub.add_parser("history", help="the distinct versions of one case's artifact over time")

@@ -8,16 +8,17 @@ from pathlib import Path
 from typing import TextIO
 
 from snapshot_runner.cli.common import (
-    SNAPSHOTS_DIR_HELP,
     CliError,
     Exit,
     Handler,
     add_db,
     add_run_options,
     add_selection,
+    add_snapshots_dir,
     add_target_options,
     index_args,
     open_store,
+    read_versions_file,
     report_failures,
     report_load_errors,
     target,
@@ -39,7 +40,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> dict[s
     add_selection(p)
     add_db(p)
     p.add_argument("--reports", default="reports", metavar="DIR", help="where the reports go (default: reports)")
-    p.add_argument("--snapshots-dir", default=None, help=SNAPSHOTS_DIR_HELP)
+    add_snapshots_dir(p)
     p.add_argument("--bisect", action="store_true", help="bisect every case whose graphs changed under a new torch")
     p.add_argument("--versions-file", default=None, metavar="FILE", help="candidate versions for --bisect, one per line (default: the package index's)")
     add_run_options(p)
@@ -60,18 +61,16 @@ def _versions(path: str | None) -> tuple[str, ...]:
 
     if not path:
         return ()
+    given = read_versions_file(path)
     try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-        return tuple(order_versions(line.strip() for line in lines if line.strip() and not line.strip().startswith("#")))
-    except OSError as exc:
-        raise CliError(f"--versions-file: {exc.strerror}: {path}") from None
+        return tuple(order_versions(given))
     except VersionError as exc:
         raise CliError(f"--versions-file: {exc}") from None
 
 
 def cmd_nightly(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from snapshot_runner.capture.environment import device_name
-    from snapshot_runner.cli.progress import progress_reporter
+    from snapshot_runner.cli.progress import progress_bar
     from snapshot_runner.envs.index import NEWEST, offered_between
     from snapshot_runner.history.recording import RecordError
     from snapshot_runner.nightly import NightlyError, Plan, already_recorded, report_night, run_night, sharded_run, summary
@@ -104,18 +103,12 @@ def cmd_nightly(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             if last is not None:
                 print(f"nightly: torch {chosen.torch.version} is what the last nightly on {device} recorded (run {last.id}): nothing new to record", file=err)
                 return Exit.OK
-        advance = []
         try:
             if args.report_run:
                 night = report_night(store, plan, sharded_run(store, args.report_run), err)
             else:
-                night = run_night(
-                    store,
-                    plan,
-                    err,
-                    on_start=lambda start: advance.append(stack.enter_context(progress_reporter(len(start.cases), err))),
-                    on_result=lambda result: advance[0](result),
-                )
+                on_start, on_result = progress_bar(stack, err)
+                night = run_night(store, plan, err, on_start=on_start, on_result=on_result)
         except (NightlyError, RecordError) as exc:
             raise CliError(str(exc)) from None
     if night.capture:

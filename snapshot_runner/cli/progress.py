@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from snapshot_runner.capture.results import CaseResult
+    from snapshot_runner.capture.worker import CaptureStart, OnResult, OnStart
 
 
 @contextlib.contextmanager
@@ -23,3 +27,24 @@ def progress_reporter(total: int, stream: TextIO) -> Iterator[Callable[[Any], No
             progress.update(task, advance=1, description=result.name)
 
         yield advance
+
+
+def progress_bar(
+    stack: contextlib.ExitStack[Any], stream: TextIO, on_start: OnStart | None = None, on_result: OnResult | None = None
+) -> tuple[OnStart, OnResult]:
+    """A capture's ``on_start`` and ``on_result`` with a progress bar: it opens
+    (in ``stack``) when the capture says how many cases it runs and advances on
+    each result; ``on_start`` and ``on_result`` are called too."""
+    advance: list[Callable[[CaseResult], None]] = []
+
+    def started(start: CaptureStart) -> None:
+        advance.append(stack.enter_context(progress_reporter(len(start.cases), stream)))
+        if on_start:
+            on_start(start)
+
+    def finished(result: CaseResult) -> None:
+        if on_result:
+            on_result(result)
+        advance[0](result)
+
+    return started, finished
