@@ -13,7 +13,7 @@ try:
 except ImportError:  # a torch-only worker environment: torch vendors packaging
     from torch._vendor.packaging.version import InvalidVersion, Version  # type: ignore[assignment]  # the same classes, vendored
 
-__all__ = ["InvalidVersion", "Version", "VersionError", "base_version", "order_versions", "parse_version", "same_version"]
+__all__ = ["InvalidVersion", "Version", "VersionError", "base_version", "is_torch_version", "order_versions", "parse_version", "same_version"]
 
 
 class VersionError(ValueError):
@@ -26,6 +26,15 @@ def parse_version(text: str) -> Version:
         return Version(text.removeprefix("torch==").split("+")[0])
     except InvalidVersion:
         raise VersionError(f"not a torch version: {text!r} (expected e.g. 2.14.1 or 2.10.0.dev20251015)") from None
+
+
+def is_torch_version(text: str) -> bool:
+    """Whether ``parse_version`` reads ``text`` as a torch version."""
+    try:
+        parse_version(text)
+    except VersionError:
+        return False
+    return True
 
 
 def base_version(text: str) -> str:

@@ -24,7 +24,7 @@ from snapshot_runner.drift.compare import DriftError, resolve_run, unified_diff
 from snapshot_runner.drift.structure import describe
 from snapshot_runner.history.models import RunKind
 from snapshot_runner.history.store import RunInfo, Store, StoredResult, case_set_fingerprint
-from snapshot_runner.torch_version import base_version, order_versions, parse_version, same_version
+from snapshot_runner.torch_version import base_version, is_torch_version, order_versions, parse_version, same_version
 
 CaptureAt = Callable[[str], CaptureReport]
 
@@ -147,7 +147,7 @@ class Bisector:
         A case error is never reused: like a failed install, it may work tomorrow.
         """
         runs = self.store.runs_with_case(self.target.case, status=CaseStatus.OK)
-        return [r for r in runs if _parses(r.environment["torch_version"]) and self.device in (None, r.environment["device"])]
+        return [r for r in runs if is_torch_version(r.environment["torch_version"]) and self.device in (None, r.environment["device"])]
 
     def _result(self, run: RunInfo) -> StoredResult | None:
         return self.store.results(run.id, [self.target.case]).get(self.target.case)
@@ -288,14 +288,6 @@ class Bisector:
         return diff, classified
 
 
-def _parses(text: str) -> bool:
-    try:
-        parse_version(text)
-    except ValueError:
-        return False
-    return True
-
-
 def _names_version(ref: str) -> bool:
     """Whether an end's REF is a torch version (a number is a run id, even one that parses)."""
-    return not ref.isdigit() and _parses(ref)
+    return not ref.isdigit() and is_torch_version(ref)

@@ -12,7 +12,7 @@ from snapshot_runner.capture.results import CaptureReport, CaseResult, load_erro
 from snapshot_runner.capture.worker import CaptureStart
 from snapshot_runner.history.models import RunKind, RunStatus
 from snapshot_runner.history.store import RunInfo, Store, case_set_fingerprint
-from snapshot_runner.torch_version import VersionError, parse_version
+from snapshot_runner.torch_version import is_torch_version
 
 
 class RecordError(Exception):
@@ -42,9 +42,7 @@ def load_report(path: str) -> CaptureReport:
         ),
         f"it was normalized {report.normalize!r}; the history holds canonical captures" if report.normalize != "canonical" else None,
     ]
-    try:
-        parse_version(str(report.environment.get("torch_version")))
-    except VersionError:
+    if not is_torch_version(str(report.environment.get("torch_version"))):
         problems.append(f"its environment has no torch version ({report.environment.get('torch_version')!r})")
     problem = next((p for p in problems if p), None)
     if problem:
@@ -65,11 +63,7 @@ def label_problem(label: str) -> str | None:
         return f"{label!r} is a REF word ({', '.join(RESERVED_LABELS)}), not a label"
     if label.strip().isdigit():
         return f"{label!r} is a number, which REFs read as a run id"
-    try:
-        parse_version(label.strip())
-    except VersionError:
-        pass
-    else:
+    if is_torch_version(label.strip()):
         return f"{label!r} is a version, which REFs read as a torch version"
     if any(not ch.isprintable() for ch in label):
         return f"{label!r} holds control characters"
