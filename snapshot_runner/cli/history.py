@@ -106,12 +106,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> dict[s
 
 
 def cmd_record(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from snapshot_runner.history.recording import RecordError, RunRecorder, load_report
+    from snapshot_runner.history.recording import RecordError, RunRecorder, check_label, load_report
 
     if args.shard is not None or args.run_key is not None:
         return _record_shard(args, out, err)
     try:
         # Checked completely before the database is even opened.
+        check_label(args.label)
         given = load_report(args.from_json) if args.from_json else None
     except RecordError as exc:
         raise CliError(str(exc)) from None
