@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from snapshot_runner.terminal import printable
+
 if TYPE_CHECKING:
     from snapshot_runner.capture.results import CaptureReport, CaseResult
     from snapshot_runner.capture.worker import OnResult, OnStart
@@ -318,13 +320,13 @@ SHOWN_OUTPUT_LINES = 5
 def report_failures(results: Sequence[CaseResult], debug: bool, err: TextIO) -> None:
     for result in results:
         if result.status.failed:
-            print(f"{result.status}: {result.name}: {result.error}", file=err)
+            print(f"{result.status}: {result.name}: {printable(str(result.error))}", file=err)
             for line in result.output[-SHOWN_OUTPUT_LINES:]:
-                print(f"    | {line}", file=err)
+                print(f"    | {printable(line)}", file=err)
             if debug and result.debug_traceback:
-                print(result.debug_traceback, file=err)
+                print("\n".join(printable(line) for line in result.debug_traceback.splitlines()), file=err)
 
 
 def report_load_errors(report: CaptureReport, err: TextIO) -> None:
     for line in report.load_errors:
-        print(f"error: {line}", file=err)
+        print(f"error: {printable(line)}", file=err)

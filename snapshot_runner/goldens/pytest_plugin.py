@@ -32,6 +32,7 @@ from snapshot_runner.config import ConfigError, find_config
 from snapshot_runner.drift.semantic import Level
 from snapshot_runner.goldens.extension import SNAPSHOTS_DIR, check_case, snapshots_root
 from snapshot_runner.goldens.layout import case_root, orphan_case_dirs, remove_goldens
+from snapshot_runner.terminal import printable
 
 CASES_DIR = pytest.StashKey[Path]()
 TRACK = pytest.StashKey[tuple[str, ...]]()
@@ -139,12 +140,12 @@ def test_golden(
     from snapshot_runner.capture.recorder import capture_case
 
     if isinstance(golden_case, LoadError):
-        pytest.fail(golden_case.one_line(), pytrace=False)
+        pytest.fail(printable(golden_case.one_line()), pytrace=False)
     result = capture_case(golden_case, level="canonical", ctx=golden_context)
     if result.status == CaseStatus.SKIPPED:
-        pytest.skip(result.error or "skipped")
+        pytest.skip(printable(result.error or "skipped"))
     if result.status != CaseStatus.OK:
-        pytest.fail(f"{golden_case.name}: {result.status}: {result.error}", pytrace=False)
+        pytest.fail(f"{golden_case.name}: {result.status}: {printable(str(result.error))}", pytrace=False)
     root = case_root(snapshots_root(request.config), golden_case, golden_environment["torch_version"])
     config = request.config
     problems = check_case(
