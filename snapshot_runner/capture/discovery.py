@@ -188,9 +188,9 @@ def discover(cases_dir: str | Path, *, exclude: Iterable[str] = (), before_impor
     ``before_import`` hears of each module about to be imported.
     """
     try:
-        root = Path(cases_dir).resolve(strict=True)
-    except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop (Python < 3.13)
-        raise FileNotFoundError(f"cases directory not usable: {cases_dir}: {getattr(exc, 'strerror', None) or exc}") from None
+        root = Path(cases_dir).resolve()
+    except RuntimeError as exc:  # a symlink loop (Python 3.13 leaves it unresolved: not found below)
+        raise FileNotFoundError(f"cases directory not usable: {cases_dir}: {exc}") from None
     if not root.is_dir():
         raise FileNotFoundError(f"cases directory not found: {cases_dir}")
     # Case modules may share helpers (e.g. ``from subclasses._tensors import ...``).
