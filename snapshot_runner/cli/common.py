@@ -309,6 +309,8 @@ def open_store(url: str | None, *, create: bool = False) -> Iterator[Store]:
     except SQLAlchemyError as exc:  # a database that fails after it opened: locked, gone, refused
         message = scrub(str(getattr(exc, "orig", None) or exc).strip().splitlines()[0], database_url(url))
         raise CliError(f"{store.url}: {type(exc).__name__}: {message}") from None
+    except StoreError as exc:  # e.g. the file deleted while in use
+        raise CliError(str(exc)) from None
     finally:
         store.close()
 
