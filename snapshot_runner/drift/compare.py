@@ -124,7 +124,7 @@ def resolve_run(store: Store, ref: str, *, include_incomplete: bool = False) -> 
             return found[0]
     labelled = next((r for r in runs if r.label == ref and r.kind == RunKind.RECORD), None)
     if labelled is not None:
-        raise DriftError(f"run {labelled.id} ({ref!r}) is {labelled.status} ({_STATUS_MEANS[labelled.status]}); pass --include-incomplete to use it")
+        raise DriftError(f"run {labelled.id} ({ref!r}) is {labelled.status} ({_STATUS_MEANS[RunStatus(labelled.status)]}); pass --include-incomplete to use it")
     raise DriftError(f"unknown REF {ref!r}: not a run id, run key, run label or recorded torch version in {store.url}, nor latest, previous or golden")
 
 
