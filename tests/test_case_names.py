@@ -45,6 +45,8 @@ def test_discovery_takes_only_case_names(named_cases: Path) -> None:
     assert len(lines) == len(BAD_FILES) + 1
     assert all("cannot be part of a case name" in line for line in lines)
     assert any("the factory 'café'" in line for line in lines)
+    # A badly named file is never imported: it is refused by its name alone.
+    assert sum("the file name" in line for line in lines) == len(BAD_FILES)
 
 
 def test_record_takes_the_projects_own_capture_json(named_cases: Path, tmp_path: Path) -> None:
