@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -56,10 +57,24 @@ def _directory(base: Path) -> Callable[[str, Any], Path]:
     return lambda key, value: (base / _string(key, value)).resolve()
 
 
+# A SQLite URL's file part (its query kept): parsed by hand, since `capture`
+# runs where torch is all there is (no SQLAlchemy).
+_SQLITE_URL = re.compile(r"(?P<scheme>sqlite(?:\+\w+)?:///)(?P<path>[^?]*)(?P<query>\?.*)?", re.DOTALL)
+
+
 def _database(base: Path) -> Callable[[str, Any], str]:
+    """A plain path or a SQLite URL's file, like any path of the file: ``~``
+    expanded, relative to the pyproject.toml (not to where the tool runs)."""
+
     def parse(key: str, value: Any) -> str:
         text = _string(key, value)
-        return text if "://" in text else f"sqlite:///{(base / text).resolve()}"
+        if "://" not in text:
+            return f"sqlite:///{(base / Path(text).expanduser()).resolve()}"
+        match = _SQLITE_URL.fullmatch(text)
+        # In-memory and file: URIs name no path of ours.
+        if not match or match["path"] in ("", ":memory:") or match["path"].startswith("file:"):
+            return text
+        return f"{match['scheme']}{(base / Path(match['path']).expanduser()).resolve()}{match['query'] or ''}"
 
     return parse
 
@@ -116,6 +131,8 @@ def _section(path: Path) -> Mapping[str, Any] | None:
             data = tomllib.load(file)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}), which TOML must be") from None
     except OSError as exc:
         raise ConfigError(f"{path}: {exc.strerror}") from None
     section = data.get("tool", {}).get(SECTION)

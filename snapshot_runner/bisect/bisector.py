@@ -246,18 +246,16 @@ class Bisector:
 
     def run(self, good_ref: str, bad_ref: str, extra: Sequence[str], *, every_change: bool, command: str) -> BisectReport | None:
         """None when the ends do not differ (nothing to bisect)."""
-        if all(_names_version(ref) for ref in (good_ref, bad_ref)) and same_version(good_ref, bad_ref):
-            raise BisectError(f"--good {good_ref} and --bad {bad_ref} are the same torch build: nothing to bisect between them")
+        if all(_names_version(ref) for ref in (good_ref, bad_ref)):
+            if same_version(good_ref, bad_ref):
+                raise BisectError(f"--good {good_ref} and --bad {bad_ref} are the same torch build: nothing to bisect between them")
+            _check_order(good_ref, good_ref, bad_ref, bad_ref)  # before anything is installed for either end
         good, bad = self.end(good_ref, "good"), self.end(bad_ref, "bad")
         if same_version(good.version, bad.version):
             raise BisectError(f"--good {good_ref} and --bad {bad_ref} both ran torch {good.version}: a change between them is the cases', not torch's")
         if good.value == bad.value:
             return None
-        if parse_version(good.version) >= parse_version(bad.version):
-            raise BisectError(
-                f"--good {good_ref} (torch {good.version}) is not older than --bad {bad_ref} (torch {bad.version}): "
-                "swap them, or bisect between two different versions"
-            )
+        _check_order(good_ref, good.version, bad_ref, bad.version)
         if not extra and self.offered is not None:
             extra = self.offered(good.version, bad.version)
         versions = self.candidates(good.version, bad.version, extra)
@@ -286,6 +284,14 @@ class Bisector:
             else:
                 classified.append({"key": key, "classification": None, "summary": ["added" if key in new else "removed"]})
         return diff, classified
+
+
+def _check_order(good_ref: str, good_version: str, bad_ref: str, bad_version: str) -> None:
+    if parse_version(good_version) >= parse_version(bad_version):
+        raise BisectError(
+            f"--good {good_ref} (torch {good_version}) is not older than --bad {bad_ref} (torch {bad_version}): "
+            "swap them, or bisect between two different versions"
+        )
 
 
 def _names_version(ref: str) -> bool:

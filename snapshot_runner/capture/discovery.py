@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import importlib.util
+import os
 import sys
 import traceback
 from collections.abc import Callable, Iterable, Sequence
@@ -12,7 +13,7 @@ from pathlib import Path
 from types import CodeType
 
 from snapshot_runner.capture.case import Case
-from snapshot_runner.capture.names import SEPARATOR, case_name, module_name, split_case_name
+from snapshot_runner.capture.names import NAME_RULE, SEPARATOR, case_name, case_name_problem, is_module_name, module_name, split_case_name
 
 # Case modules are imported under this prefix so that a file named like a real
 # package (``cases/test.py``) never shadows or clashes with it.
@@ -72,15 +73,30 @@ class Discovery:
         return {c.name: c for c in self.cases}
 
 
-def module_files(cases_dir: Path) -> list[Path]:
-    """Case modules in a stable order; files and folders starting with '_' or '.' are helpers."""
+def module_files(cases_dir: Path, unreadable: Callable[[OSError], None] = lambda _exc: None) -> list[Path]:
+    """Case modules in a stable order; files and folders starting with '_' or '.' are helpers.
+
+    A folder that cannot be listed (a path over PATH_MAX, no permission) goes to
+    ``unreadable`` and the walk goes on: one bad folder hides no other module.
+    """
     files = []
-    for path in sorted(cases_dir.rglob("*.py")):
-        rel = path.relative_to(cases_dir)
-        if any(part.startswith(("_", ".")) for part in rel.parts):
-            continue
-        files.append(path)
-    return files
+    for dirpath, dirnames, filenames in os.walk(cases_dir, onerror=unreadable):
+        dirnames[:] = [d for d in dirnames if not d.startswith(("_", "."))]
+        files += [Path(dirpath, name) for name in filenames if name.endswith(".py") and not name.startswith(("_", "."))]
+    return sorted(files)
+
+
+def _unreadable_folder(cases_dir: Path, exc: OSError) -> LoadError:
+    where = str(Path(exc.filename or cases_dir).relative_to(cases_dir))
+    # A path over PATH_MAX is kilobytes long: its start says where it is.
+    shown = f"{where[:120]}... ({len(where)} characters)" if len(where) > 200 else where
+    return LoadError(
+        module=shown, path=str(cases_dir), line=0, message=f"cannot list the folder: {exc.strerror}; its case modules were not loaded", traceback=""
+    )
+
+
+def _badly_named(module: str, path: Path, what: str) -> LoadError:
+    return LoadError(module=module, path=str(path), line=0, message=f"{what} cannot be part of a case name ({NAME_RULE}); rename it", traceback="")
 
 
 def _error_location(exc: BaseException, path: Path) -> int:
@@ -171,7 +187,10 @@ def discover(cases_dir: str | Path, *, exclude: Iterable[str] = (), before_impor
     imported (the supervisor's record of modules that killed a worker);
     ``before_import`` hears of each module about to be imported.
     """
-    root = Path(cases_dir).resolve()
+    try:
+        root = Path(cases_dir).resolve()
+    except RuntimeError as exc:  # a symlink loop (Python 3.13 leaves it unresolved: not found below)
+        raise FileNotFoundError(f"cases directory not usable: {cases_dir}: {exc}") from None
     if not root.is_dir():
         raise FileNotFoundError(f"cases directory not found: {cases_dir}")
     # Case modules may share helpers (e.g. ``from subclasses._tensors import ...``).
@@ -179,9 +198,16 @@ def discover(cases_dir: str | Path, *, exclude: Iterable[str] = (), before_impor
         sys.path.insert(0, str(root))
     cases: list[Case] = []
     skipped = set(exclude)
-    files, errors = same_name_errors(root, [p for p in module_files(root) if str(p) not in skipped])
+    unreadable: list[LoadError] = []
+    found = module_files(root, lambda exc: unreadable.append(_unreadable_folder(root, exc)))
+    files, errors = same_name_errors(root, [p for p in found if str(p) not in skipped])
+    errors += unreadable
     for path in files:
         dotted = module_name(root, path)
+        # Never imported: its cases' names would reach the database and golden paths.
+        if not is_module_name(dotted):
+            errors.append(_badly_named(dotted, path, f"the file name {str(path.relative_to(root))!r}"))
+            continue
         if before_import:
             before_import(path, dotted)
         try:
@@ -199,9 +225,12 @@ def discover(cases_dir: str | Path, *, exclude: Iterable[str] = (), before_impor
                 )
             )
             continue
-        for attr, value in vars(module).items():
-            if isinstance(value, Case):
-                cases.append(value.with_location(case_name(dotted, attr), str(path)))
+        defined = [(attr, value) for attr, value in vars(module).items() if isinstance(value, Case)]
+        bad = next((attr for attr, _ in defined if case_name_problem(case_name(dotted, attr))), None)
+        if bad is not None:
+            errors.append(_badly_named(dotted, path, f"the factory {bad!r}"))
+            continue
+        cases += [value.with_location(case_name(dotted, attr), str(path)) for attr, value in defined]
     return Discovery(cases_dir=root, cases=cases, errors=errors)
 
 

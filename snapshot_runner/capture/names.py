@@ -27,14 +27,23 @@ def split_case_name(name: str) -> tuple[str, str]:
     return module, function
 
 
+def is_module_name(module: str) -> bool:
+    """Whether ``module`` (``a.b``) may name a case module: each part a golden directory."""
+    return all(_MODULE_PART.fullmatch(part) for part in module.split("."))
+
+
 def case_name_problem(name: str) -> str | None:
     """Why ``name`` is not a case name (``a.b::f``), or None."""
     module, function = split_case_name(name)
     if not name:
         return "an empty case name"
-    if not all(_MODULE_PART.fullmatch(part) for part in module.split(".")) or not _FUNCTION.fullmatch(function):
+    if not is_module_name(module) or not _FUNCTION.fullmatch(function):
         return f"{name!r} is not a case name (<module path>{SEPARATOR}<factory>)"
     return None
+
+
+# What discovery says of a file or factory whose name no case may have.
+NAME_RULE = "names are ASCII letters, digits and _ (and - in folder and file names)"
 
 
 def module_name(cases_dir: Path, path: Path) -> str:

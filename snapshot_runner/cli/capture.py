@@ -20,6 +20,7 @@ from snapshot_runner.cli.common import (
     report_failures,
     report_load_errors,
 )
+from snapshot_runner.terminal import printable
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> dict[str, Handler]:
@@ -51,7 +52,7 @@ def cmd_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except FileNotFoundError as exc:
         raise CliError(str(exc)) from None
     for error in found.errors:
-        print(f"error: {error.one_line()}", file=err)
+        print(f"error: {printable(error.one_line())}", file=err)
         if args.debug:
             print(error.traceback, file=err)
     try:
@@ -84,7 +85,7 @@ def cmd_show(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if result.status in (CaseStatus.ERROR, CaseStatus.SKIPPED):
         report_failures([result], args.debug, err)
         if result.status == CaseStatus.SKIPPED:
-            print(f"skipped: {result.name}: {result.error}", file=err)
+            print(f"skipped: {result.name}: {printable(str(result.error))}", file=err)
         return Exit.FAILED if result.status == CaseStatus.ERROR else Exit.OK
     if args.artifact:
         if args.artifact not in result.artifacts:

@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from snapshot_runner.terminal import printable
+
 if TYPE_CHECKING:
     from snapshot_runner.capture.results import CaptureReport, CaseResult
     from snapshot_runner.capture.worker import OnResult, OnStart
@@ -307,6 +309,8 @@ def open_store(url: str | None, *, create: bool = False) -> Iterator[Store]:
     except SQLAlchemyError as exc:  # a database that fails after it opened: locked, gone, refused
         message = scrub(str(getattr(exc, "orig", None) or exc).strip().splitlines()[0], database_url(url))
         raise CliError(f"{store.url}: {type(exc).__name__}: {message}") from None
+    except StoreError as exc:  # e.g. the file deleted while in use
+        raise CliError(str(exc)) from None
     finally:
         store.close()
 
@@ -318,13 +322,13 @@ SHOWN_OUTPUT_LINES = 5
 def report_failures(results: Sequence[CaseResult], debug: bool, err: TextIO) -> None:
     for result in results:
         if result.status.failed:
-            print(f"{result.status}: {result.name}: {result.error}", file=err)
+            print(f"{result.status}: {result.name}: {printable(str(result.error))}", file=err)
             for line in result.output[-SHOWN_OUTPUT_LINES:]:
-                print(f"    | {line}", file=err)
+                print(f"    | {printable(line)}", file=err)
             if debug and result.debug_traceback:
-                print(result.debug_traceback, file=err)
+                print("\n".join(printable(line) for line in result.debug_traceback.splitlines()), file=err)
 
 
 def report_load_errors(report: CaptureReport, err: TextIO) -> None:
     for line in report.load_errors:
-        print(f"error: {line}", file=err)
+        print(f"error: {printable(line)}", file=err)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import math
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -48,7 +49,8 @@ def cmd_envs(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return _list(cache, out, err)
     if args.keep is not None and args.keep < 0:
         raise CliError(f"--keep wants a number of environments >= 0, got {args.keep}")
-    if args.older_than is not None and args.older_than < 0:
+    # `not >= 0` rather than `< 0`: NaN compares false with everything.
+    if args.older_than is not None and not (math.isfinite(args.older_than) and args.older_than >= 0):
         raise CliError(f"--older-than wants a number of days >= 0, got {args.older_than:g}")
     keep = 0 if args.keep is None and args.max_size is None and args.older_than is None else args.keep
     older_than = args.older_than * 86400 if args.older_than is not None else None

@@ -34,6 +34,7 @@ from snapshot_runner.cli.common import (
     resolve_torch,
 )
 from snapshot_runner.drift.semantic import Level
+from snapshot_runner.terminal import printable
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> dict[str, Handler]:
@@ -106,12 +107,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> dict[s
 
 
 def cmd_record(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from snapshot_runner.history.recording import RecordError, RunRecorder, load_report
+    from snapshot_runner.history.recording import RecordError, RunRecorder, check_label, load_report
 
     if args.shard is not None or args.run_key is not None:
         return _record_shard(args, out, err)
     try:
         # Checked completely before the database is even opened.
+        check_label(args.label)
         given = load_report(args.from_json) if args.from_json else None
     except RecordError as exc:
         raise CliError(str(exc)) from None
@@ -155,7 +157,7 @@ def _record_shard(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except (RecordError, ShardError) as exc:
         raise CliError(str(exc)) from None
     for line in selection.load_errors:
-        print(f"error: {line}", file=err)
+        print(f"error: {printable(line)}", file=err)
     report_failures(outcome.results, args.debug, err)
     print(
         f"shard {shard} of {key} complete: {len(outcome.part)} of {len(selection.names)} cases; {status_summary(outcome.results) or 'nothing to capture'}",
@@ -201,10 +203,10 @@ def cmd_runs(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     rows = [
         (
             str(r.id),
-            _printable(r.label or "-"),
-            _printable(str(r.environment["torch_version"])),
-            _printable(", ".join(f"{name} {version}" for name, version in r.environment["packages"].items()) or "-"),
-            _printable(str(r.environment["device"])),
+            printable(r.label or "-"),
+            printable(str(r.environment["torch_version"])),
+            printable(", ".join(f"{name} {version}" for name, version in r.environment["packages"].items()) or "-"),
+            printable(str(r.environment["device"])),
             r.kind,
             r.status,
             _when(r.started_at),
@@ -217,11 +219,6 @@ def cmd_runs(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     for row in [header, *rows]:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip(), file=out)
     return Exit.OK
-
-
-def _printable(text: str) -> str:
-    """Control characters (an escape sequence in a label) shown escaped, never sent to the terminal."""
-    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
 
 
 def cmd_drift(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

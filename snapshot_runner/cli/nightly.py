@@ -75,6 +75,9 @@ def cmd_nightly(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from snapshot_runner.history.recording import RecordError
     from snapshot_runner.nightly import NightlyError, Plan, already_recorded, report_night, run_night, sharded_run, summary
 
+    if args.report_run and (args.torch or args.python):
+        # The run was recorded already, under whatever torch its shards had.
+        raise CliError("--report-run records nothing: --torch and --python do not apply to it")
     # A night that records follows the index unless told which torch; --report-run records nothing.
     following = not args.report_run and (not (args.torch or args.python) or args.torch == NEWEST)
     if following:

@@ -92,6 +92,10 @@ def _version_matches(torch_version: str, wanted: str) -> bool:
         return False
 
 
+# Why a labelled run is not used unless asked for.
+_STATUS_MEANS = {RunStatus.INCOMPLETE: "killed or still running", RunStatus.LOAD_ERRORS: "case modules failed to import"}
+
+
 def resolve_run(store: Store, ref: str, *, include_incomplete: bool = False) -> RunInfo:
     """The run a REF names (``golden`` is not a run; see ``resolve``)."""
     runs = store.runs(include_incomplete=True)
@@ -118,6 +122,9 @@ def resolve_run(store: Store, ref: str, *, include_incomplete: bool = False) -> 
         found = [r for r in usable if matches(r)]
         if found:
             return found[0]
+    labelled = next((r for r in runs if r.label == ref and r.kind == RunKind.RECORD), None)
+    if labelled is not None:
+        raise DriftError(f"run {labelled.id} ({ref!r}) is {labelled.status} ({_STATUS_MEANS[RunStatus(labelled.status)]}); pass --include-incomplete to use it")
     raise DriftError(f"unknown REF {ref!r}: not a run id, run key, run label or recorded torch version in {store.url}, nor latest, previous or golden")
 
 
@@ -130,11 +137,11 @@ def golden_side(snapshots_dir: Path) -> Side:
     results: dict[str, StoredResult] = {}
     for directory in golden.case_dirs(root):
         artifacts = {}
-        for path in sorted(directory.glob(f"*{golden.SUFFIX}")):
+        for path in golden.golden_files(directory):
             text = path.read_text(encoding="utf-8")
             digest = sha256(text)
             texts[digest] = text
-            artifacts[path.name[: -len(golden.SUFFIX)]] = digest
+            artifacts[path.name.removesuffix(golden.SUFFIX)] = digest
         results[name_of_golden_parts(directory.relative_to(root).parts)] = StoredResult(CaseStatus.OK, None, artifacts)
     description = {"snapshots": str(root), "environment_line": golden.read_environment(root)}
     return Side(ref="golden", description=description, results=dict(sorted(results.items())), read_texts=lambda hs: {h: texts[h] for h in hs})

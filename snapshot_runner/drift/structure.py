@@ -41,8 +41,28 @@ def _cap(summary: list[str]) -> list[str]:
     return summary
 
 
+BOM = "\ufeff"
+
+
+def _whitespace_change(before: str, after: str) -> str | None:
+    """What differs when only whitespace does (a golden saved by an editor), else None."""
+    lines = [[line.rstrip() for line in text.removeprefix(BOM).splitlines()] for text in (before, after)]
+    if lines[0] != lines[1]:
+        return None
+    kinds = [
+        "a byte-order mark" if before.startswith(BOM) != after.startswith(BOM) else "",
+        "line endings" if ("\r\n" in before) != ("\r\n" in after) else "",
+        "trailing whitespace" if before.removeprefix(BOM).replace("\r\n", "\n") != after.removeprefix(BOM).replace("\r\n", "\n") else "",
+    ]
+    return "whitespace only: " + ", ".join(k for k in kinds if k)
+
+
 def describe(key: str, before: str, after: str, *, from_name: str = "before", to_name: str = "after") -> Description:
     """Classification, summary and semantic diff of two different texts of ``key``."""
+    whitespace = _whitespace_change(before, after)
+    if whitespace:
+        # Not a guard or count change: each family's parser would read the edit as one.
+        return Description(Level.TEXT, [whitespace], whitespace + "\n")
     kind = family(key)
     if kind == Family.GRAPH and "def forward(" in before + after:
         # Parsed once: the summary and the aligned diff read the same graphs.

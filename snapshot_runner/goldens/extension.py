@@ -89,6 +89,14 @@ def _difference(key: str, before: str | None, text: str, raw_diff: bool, update_
     return description.level, [f"    {line}" for line in description.summary[:3]] + [view]
 
 
+def _write_failure(golden: SnapshotAssertion) -> str | None:
+    """Why syrupy could not write the golden it was just told to (a read-only or immutable file), or None."""
+    failure = golden.executions[golden.num_executions - 1].exception
+    if failure is None:
+        return None
+    return f"{failure.strerror} (errno {failure.errno})" if isinstance(failure, OSError) else f"{type(failure).__name__}: {failure}"
+
+
 def check_case(
     result: CaseResult,
     case: Case,
@@ -115,6 +123,11 @@ def check_case(
         path = golden_path(root, case, key)
         before = path.read_text(encoding="utf-8") if path.exists() else None
         if not golden(name=key) == text:  # noqa: SIM201  # syrupy's assertion is its __eq__
+            failed = _write_failure(golden) if update else None
+            if failed:
+                differing += 1
+                problems.append(f"--- {key}: cannot write {path}: {failed}")
+                continue
             level, shown = _difference(key, before, text, raw_diff, update_command)
             if not update and not fails(level, fail_on):
                 warnings.warn(f"{case.name}: {key} changed ({level}); passes under --snapshot-runner-fail-on {fail_on}", stacklevel=1)
@@ -126,7 +139,11 @@ def check_case(
     for key in stale:
         path = golden_path(root, case, key)
         if update:
-            path.unlink()
+            try:
+                path.unlink()
+            except OSError as exc:
+                differing += 1
+                problems.append(f"--- {key}: cannot remove {path}, no longer produced: {exc.strerror}")
         else:
             differing += 1
             problems.append(f"--- {key}: golden {path} is no longer produced")
@@ -134,7 +151,11 @@ def check_case(
         write_environment(root, environment)
     if problems:
         note = environment_note(root, environment)
-        header = f"{case.name}: {differing} artifact(s) differ (if the change is meant, accept it with `{update_command}`)"
+        header = (
+            f"{case.name}: {differing} golden(s) not written"
+            if update
+            else f"{case.name}: {differing} artifact(s) differ (if the change is meant, accept it with `{update_command}`)"
+        )
         problems.insert(0, header)
         if note:
             problems.insert(0, note)

@@ -15,14 +15,15 @@ No escaping and no indentation: a git diff of a golden is a diff of the graph.
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from snapshot_runner.capture.artifacts import Key, base_key, key_problem
 from snapshot_runner.capture.case import Case
 from snapshot_runner.capture.environment import golden_key
+from snapshot_runner.capture.names import case_name_problem, name_of_golden_parts
 from snapshot_runner.torch_version import parse_version
 
 SUFFIX = ".txt"
@@ -54,12 +55,38 @@ def golden_path(root: Path, case: Case, key: str) -> Path:
     return case_dir(root, case) / f"{key}{SUFFIX}"
 
 
+# --- what is a golden: the one rule --------------------------------------------
+# A golden is ``<artifact key>.txt`` (a key of ``capture/artifacts.py``) in a
+# directory whose path under a snapshots root spells a case name
+# (``capture/names.py``). Anything else there (README.txt, NOTES.txt) is the
+# user's: never read as a golden, never removed.
+
+
+def golden_key_of(path: Path) -> str | None:
+    """The artifact key a golden file holds, or None for a file that is no golden."""
+    key = path.name.removesuffix(SUFFIX)
+    if key == path.name or key_problem(key) or base_key(key) not in set(Key):
+        return None
+    return key
+
+
+def golden_files(directory: Path) -> list[Path]:
+    """The golden files directly in ``directory``, by name."""
+    return sorted(p for p in directory.glob(f"*{SUFFIX}") if golden_key_of(p) and p.is_file())
+
+
+def is_case_dir(root: Path, directory: Path) -> bool:
+    """Whether ``directory`` is a case's golden directory under ``root``."""
+    parts = directory.relative_to(root).parts
+    return len(parts) >= 2 and case_name_problem(name_of_golden_parts(parts)) is None and bool(golden_files(directory))
+
+
 def read_goldens(root: Path, case: Case) -> dict[str, str]:
     """The goldens of one case, keyed by artifact."""
     directory = case_dir(root, case)
     if not directory.is_dir():
         return {}
-    return {path.name[: -len(SUFFIX)]: path.read_text(encoding="utf-8") for path in sorted(directory.glob(f"*{SUFFIX}"))}
+    return {path.name[: -len(SUFFIX)]: path.read_text(encoding="utf-8") for path in golden_files(directory)}
 
 
 # --- the environment the goldens were made with -------------------------------
@@ -95,13 +122,13 @@ def environment_note(root: Path, environment: dict[str, Any]) -> str | None:
 
 
 def case_dirs(root: Path) -> Iterable[Path]:
-    """Directories holding goldens, skipping nested variant roots (their own ENVIRONMENT)."""
+    """Case golden directories (``is_case_dir``), skipping nested variant roots (their own ENVIRONMENT)."""
     if not root.is_dir():
         return
-    for dirpath, dirnames, filenames in os.walk(root):
+    for dirpath, dirnames, _filenames in os.walk(root):
         here = Path(dirpath)
         dirnames[:] = sorted(d for d in dirnames if not (here / d / ENVIRONMENT_FILE).exists())
-        if any(name.endswith(SUFFIX) for name in filenames):
+        if is_case_dir(root, here):
             yield here
 
 
@@ -126,10 +153,14 @@ def orphan_case_dirs(root: Path, cases: Iterable[Case]) -> list[Path]:
     return orphans
 
 
-def remove_case_dir(root: Path, directory: Path) -> None:
-    shutil.rmtree(directory)
-    # Drop parents left empty, up to the root (a variant root keeps its ENVIRONMENT).
-    parent = directory.parent
-    while parent != root and parent.is_dir() and not any(parent.iterdir()):
-        parent.rmdir()
-        parent = parent.parent
+def remove_goldens(root: Path, directory: Path) -> list[Path]:
+    """Delete the golden files of an orphaned case directory, then the
+    directories left empty up to ``root``; returns the files kept (not goldens)."""
+    for path in golden_files(directory):
+        path.unlink()
+    # Only empty directories go: a variant root keeps its ENVIRONMENT, a user's file stays.
+    here = directory
+    while here != root and here.is_dir() and not any(here.iterdir()):
+        here.rmdir()
+        here = here.parent
+    return sorted(p for p in directory.iterdir() if p.is_file()) if directory.is_dir() else []

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,8 @@ from snapshot_runner.capture.results import CaseStatus
 from snapshot_runner.config import ConfigError, find_config
 from snapshot_runner.drift.semantic import Level
 from snapshot_runner.goldens.extension import SNAPSHOTS_DIR, check_case, snapshots_root
-from snapshot_runner.goldens.layout import case_root, orphan_case_dirs, remove_case_dir
+from snapshot_runner.goldens.layout import case_root, orphan_case_dirs, remove_goldens
+from snapshot_runner.terminal import printable
 
 CASES_DIR = pytest.StashKey[Path]()
 TRACK = pytest.StashKey[tuple[str, ...]]()
@@ -138,12 +140,12 @@ def test_golden(
     from snapshot_runner.capture.recorder import capture_case
 
     if isinstance(golden_case, LoadError):
-        pytest.fail(golden_case.one_line(), pytrace=False)
+        pytest.fail(printable(golden_case.one_line()), pytrace=False)
     result = capture_case(golden_case, level="canonical", ctx=golden_context)
     if result.status == CaseStatus.SKIPPED:
-        pytest.skip(result.error or "skipped")
+        pytest.skip(printable(result.error or "skipped"))
     if result.status != CaseStatus.OK:
-        pytest.fail(f"{golden_case.name}: {result.status}: {result.error}", pytrace=False)
+        pytest.fail(f"{golden_case.name}: {result.status}: {printable(str(result.error))}", pytrace=False)
     root = case_root(snapshots_root(request.config), golden_case, golden_environment["torch_version"])
     config = request.config
     problems = check_case(
@@ -163,6 +165,7 @@ def test_golden(
 def test_golden_orphans(request: pytest.FixtureRequest) -> None:
     """Goldens of cases that no longer exist: removed by --snapshot-update, else a failure.
 
+    Only golden files go; a user's file beside them is kept and named in a warning.
     A test rather than a session hook, so it runs once under pytest-xdist too.
     """
     config = request.config
@@ -173,8 +176,10 @@ def test_golden_orphans(request: pytest.FixtureRequest) -> None:
     orphans = orphan_case_dirs(root, found.cases)
     names = ", ".join(str(o.relative_to(root)) for o in orphans)
     if orphans and config.option.update_snapshots:
-        for directory in orphans:
-            remove_case_dir(root, directory)
+        kept = [path for directory in orphans for path in remove_goldens(root, directory)]
+        if kept:
+            listed = ", ".join(str(p.relative_to(root)) for p in kept)
+            warnings.warn(f"removed the goldens of {len(orphans)} deleted case(s); kept {len(kept)} file(s) that are not goldens: {listed}", stacklevel=1)
     elif orphans:
         pytest.fail(
             f"goldens of {len(orphans)} deleted case(s) remain: {names}; run with --snapshot-update to remove them",

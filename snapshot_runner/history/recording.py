@@ -12,6 +12,7 @@ from snapshot_runner.capture.results import CaptureReport, CaseResult, load_erro
 from snapshot_runner.capture.worker import CaptureStart
 from snapshot_runner.history.models import RunKind, RunStatus
 from snapshot_runner.history.store import RunInfo, Store, case_set_fingerprint
+from snapshot_runner.refs import name_problem
 from snapshot_runner.torch_version import is_torch_version
 
 
@@ -50,8 +51,6 @@ def load_report(path: str) -> CaptureReport:
     return report
 
 
-# REF words of ``drift`` / ``bisect``: a label spelled so would never be found.
-RESERVED_LABELS = ("latest", "previous", "golden")
 MAX_LABEL = 200  # the column's width
 
 
@@ -59,17 +58,21 @@ def label_problem(label: str) -> str | None:
     """Why ``label`` cannot name a run (a REF would read it as something else), or None."""
     if not label.strip():
         return "a label may not be empty"
-    if label.strip().lower() in RESERVED_LABELS:
-        return f"{label!r} is a REF word ({', '.join(RESERVED_LABELS)}), not a label"
-    if label.strip().isdigit():
-        return f"{label!r} is a number, which REFs read as a run id"
-    if is_torch_version(label.strip()):
-        return f"{label!r} is a version, which REFs read as a torch version"
+    reading = name_problem(label, "label")
+    if reading:
+        return reading
     if any(not ch.isprintable() for ch in label):
         return f"{label!r} holds control characters"
     if len(label) > MAX_LABEL:
         return f"a label may have at most {MAX_LABEL} characters, not {len(label)}"
     return None
+
+
+def check_label(label: str | None) -> None:
+    """``RecordError`` for a label that cannot name a run: before any database is opened."""
+    problem = label_problem(label) if label is not None else None
+    if problem:
+        raise RecordError(f"--label: {problem}")
 
 
 class RunRecorder:
@@ -84,12 +87,11 @@ class RunRecorder:
     def __init__(self, store: Store, label: str | None, *, on_begin: Callable[[int], None] | None = None) -> None:
         """Raises ``RecordError`` for a label that cannot name a run or that names one already."""
         if label is not None:
-            problem = label_problem(label)
-            if problem:
-                raise RecordError(f"--label: {problem}")
+            check_label(label)
             taken = self._labelled(store, label)
             if taken is not None:
-                raise RecordError(f"--label: run {taken.id} is already labelled {label!r}; labels name one run")
+                state = "" if taken.status == RunStatus.COMPLETE else f" (it is {taken.status}: `drift --include-incomplete` can still use it)"
+                raise RecordError(f"--label: run {taken.id} is already labelled {label!r}; labels name one run{state}")
         self.store, self.label, self.on_begin = store, label, on_begin
         self.start: CaptureStart | None = None
         self.run_id: int | None = None

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from snapshot_runner.capture.results import CaseStatus
 from snapshot_runner.history.models import CaseOutcome, Environment, PartStatus, Run, RunKind, RunStatus, ShardCase, ShardPart, StoredCase
 from snapshot_runner.history.store import Store, _now
+from snapshot_runner.refs import name_problem
 
 # Run keys name a run across machines (e.g. a CI run id plus build and device):
 # printable, no spaces, short enough for an index.
@@ -59,6 +60,9 @@ class Shard:
 def check_run_key(key: str) -> str:
     if not _KEY.fullmatch(key):
         raise ShardError(f"--run-key must be 1 to 200 letters, digits or ._:/+@=- starting with a letter or digit, not {key!r}")
+    problem = name_problem(key, "run key")
+    if problem:
+        raise ShardError(f"--run-key: {problem}")
     return key
 
 

@@ -78,6 +78,17 @@ def _in_memory(url: str) -> bool:
     return not parsed.database or parsed.database == ":memory:" or parsed.query.get("mode") == "memory"
 
 
+def _file_identity(url: str) -> tuple[int, int] | None:
+    """(device, inode) of a SQLite URL's file; None for an in-memory database or a missing file."""
+    if _in_memory(url):
+        return None
+    try:
+        found = os.stat(str(make_url(url).database))
+    except FileNotFoundError:
+        return None
+    return found.st_dev, found.st_ino
+
+
 def _sqlite_engine(url: str, create: bool) -> Engine:
     if _in_memory(url):
         if create:  # a recording that is thrown away when the command ends
@@ -92,6 +103,9 @@ def _sqlite_engine(url: str, create: bool) -> Engine:
             raise StoreError(f"{path} is an empty file, not a snapshot-runner history database: record a run first, or check --db / ${URL_VARIABLE}")
         path.parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url)
+    # The file's identity at the first connection: a file deleted (or replaced)
+    # while we use it would take every later write with it, unseen.
+    opened: list[tuple[int, int] | None] = []
 
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection: Any, _record: Any) -> None:
@@ -106,12 +120,16 @@ def _sqlite_engine(url: str, create: bool) -> Engine:
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
+        if not opened:
+            opened.append(_file_identity(url))
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Any) -> None:
         # Take the write lock up front: a deferred transaction that upgrades to
         # a writer after another process committed fails at once (SQLITE_BUSY)
         # instead of waiting.
+        if opened and opened[0] is not None and _file_identity(url) != opened[0]:
+            raise StoreError(f"{make_url(url).database}: the database file was deleted or replaced while in use; nothing more was written")
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine

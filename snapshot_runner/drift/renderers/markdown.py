@@ -3,6 +3,8 @@ changed artifact; sized to fit a GitHub issue comment (65,536 characters)."""
 
 from __future__ import annotations
 
+import html
+
 from snapshot_runner.drift.compare import CaseDrift, Change, DriftReport
 
 # GitHub refuses longer comments; leave room for the table and the notes.
@@ -14,8 +16,13 @@ def fenced_diff(diff: str) -> str:
     return "```diff\n" + diff.rstrip("\n").replace("```", "`\u200b``") + "\n```"
 
 
+def _text(text: str) -> str:
+    """Text from a case (its name, a guard) outside a code fence: shown, never read as HTML (``<script>``, ``<!--``)."""
+    return html.escape(text, quote=False)
+
+
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    return _text(text).replace("|", "\\|").replace("\n", " ")
 
 
 def _row(case: CaseDrift) -> str:
@@ -76,12 +83,12 @@ def render(report: DriftReport, *, raw_diff: bool = False) -> str:
         if case.status in ("added", "removed", "not-captured"):  # the whole text is new or gone, or was never made: the table says enough
             continue
         for artifact in case.changed_artifacts:
-            title = " · ".join(filter(None, [f"<code>{case.name}</code>", f"<code>{artifact.key}</code>", artifact.change, artifact.classification]))
+            title = " · ".join(filter(None, [f"<code>{_text(case.name)}</code>", f"<code>{artifact.key}</code>", artifact.change, artifact.classification]))
             block = "\n".join(
                 [
                     f"<details><summary>{title}</summary>",
                     "",
-                    *[f"- {line}" for line in artifact.summary],
+                    *[f"- {_text(line)}" for line in artifact.summary],
                     "",
                     fenced_diff(artifact.diff if raw_diff or not artifact.semantic_diff else artifact.semantic_diff),
                     "</details>",
