@@ -11,10 +11,9 @@ summary lines and a semantic diff: one line where the graph is the same
 from __future__ import annotations
 
 import dataclasses
-import difflib
 
 from snapshot_runner.capture.artifacts import Family, family
-from snapshot_runner.drift import graph_diff, guard_sets
+from snapshot_runner.drift import bounded, graph_diff, guard_sets
 from snapshot_runner.drift.semantic import Level, parse
 
 SUMMARY_LINES = 8
@@ -29,9 +28,9 @@ class Description:
 
 def _line_delta(before: str, after: str) -> str:
     old, new = before.splitlines(), after.splitlines()
-    matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
-    removed = sum(i2 - i1 for tag, i1, i2, _, _ in matcher.get_opcodes() if tag in ("replace", "delete"))
-    added = sum(j2 - j1 for tag, _, _, j1, j2 in matcher.get_opcodes() if tag in ("replace", "insert"))
+    codes = bounded.opcodes(old, new)  # linear-ish: a huge generated kernel must not stall the report
+    removed = sum(i2 - i1 for tag, i1, i2, _, _ in codes if tag in ("replace", "delete"))
+    added = sum(j2 - j1 for tag, _, _, j1, j2 in codes if tag in ("replace", "insert"))
     return f"{removed} line(s) removed, {added} added (of {len(old)} → {len(new)})"
 
 
