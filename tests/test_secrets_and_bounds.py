@@ -233,3 +233,16 @@ def test_with_credentials_reach_neither_the_terminal_nor_the_env_cache(tmp_path:
     marker = env / "snapshot-runner-env.json"
     assert "tinylib @ http://alice:***@127.0.0.1" in marker.read_text()
     assert (env.stat().st_mode & 0o777, marker.stat().st_mode & 0o777) == (0o700, 0o600)
+
+
+def test_a_graph_too_big_to_align_is_compared_as_text_and_counts_as_a_change() -> None:
+    from snapshot_runner.drift.semantic import Level
+    from snapshot_runner.drift.structure import describe
+
+    def graph(constant: int) -> str:
+        body = "".join(f'        add_{i}: "f32[2]" = torch.ops.aten.add.Tensor(add_{i - 1}, {constant})\n' for i in range(1, bounded.MATCH_LINES + 2))
+        return f'class GraphModule(torch.nn.Module):\n    def forward(self, add_0: "f32[2]"):\n{body}        return (add_{bounded.MATCH_LINES + 1},)\n'
+
+    description = describe("dynamo_graph", graph(1), graph(2))
+    assert description.level == Level.STRUCTURAL and description.semantic_diff == ""
+    assert description.summary == [f"over {bounded.MATCH_LINES} lines: compared as text, not as graphs", "5001 line(s) removed, 5001 added (of 5004 → 5004)"]

@@ -43,6 +43,9 @@ def _cap(summary: list[str]) -> list[str]:
 def describe(key: str, before: str, after: str, *, from_name: str = "before", to_name: str = "after") -> Description:
     """Classification, summary and semantic diff of two different texts of ``key``."""
     kind = family(key)
+    if kind == Family.GRAPH and max(before.count("\n"), after.count("\n")) > bounded.MATCH_LINES:
+        # Aligning graph nodes is quadratic: a graph this big is compared as text, and counts as a real change.
+        return Description(Level.STRUCTURAL, [f"over {bounded.MATCH_LINES} lines: compared as text, not as graphs", _line_delta(before, after)], "")
     if kind == Family.GRAPH and "def forward(" in before + after:
         # Parsed once: the summary and the aligned diff read the same graphs.
         old, new = parse(before), parse(after)
