@@ -60,7 +60,8 @@ def opcodes(a: Sequence[str], b: Sequence[str]) -> list[Opcode]:
     """How ``a`` becomes ``b``, as difflib's opcodes, in time linear in their
     common head and tail."""
     if max(len(a), len(b)) <= MATCH_LINES:  # small: difflib's own alignment, as before
-        return difflib.SequenceMatcher(None, a, b).get_opcodes() if a or b else []
+        small: list[Opcode] = list(difflib.SequenceMatcher(None, a, b).get_opcodes()) if a or b else []
+        return small
     head = 0
     while head < len(a) and head < len(b) and a[head] == b[head]:
         head += 1
