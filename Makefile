@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 TORCH_SPEC ?= torch==2.13.0
 PYTEST := $(PY) -m pytest
 
-.PHONY: nightly install lint test test-example test-torch snapshot snapshot-update bench bench-db bench-envs gpu-capture snapshot-gpu clean
+.PHONY: nightly install lint test test-example test-torch snapshot snapshot-update bench bench-db bench-envs bench-bounds gpu-capture snapshot-gpu clean
 
 install: $(STAMP)
 
@@ -85,6 +85,12 @@ bench-db: install
 bench-envs: install
 	$(PY) scripts/bench_env_make.py $(BENCH_ENVS_ARGS)
 	$(PY) scripts/bench_envs.py
+
+# Big artifacts against issue 19's bounds: drift html/json/junit of a 10 MB changed
+# artifact (time, peak RSS), the worker's 100 MB output read against a bare pipe
+# read, and capture of a 100 MB artifact (BENCH_BOUNDS_ARGS="--repeat N --only read").
+bench-bounds: install
+	$(PY) scripts/bench_bounds.py $(BENCH_BOUNDS_ARGS)
 
 # GPU cases (cases/gpu/, Inductor + Triton). On the GPU machine, with its own
 # torch and Triton (no venv, no syrupy): capture them to a JSON report ...

@@ -1,19 +1,26 @@
-"""Credentials never leave the process: URLs are shown with their passwords masked.
+"""Credentials never leave the process: URLs and DSNs are shown with their passwords masked.
 
 Works on text that does not parse as a URL too (a typo in the scheme must not
-print the password it holds), on passwords holding an unescaped ``@``, and on
-passwords given as query parameters (``?password=...``).
+print the password it holds), on passwords holding an unescaped ``@``, on
+passwords given as query parameters (``?password=...``) and on libpq
+key=value DSNs (``host=x password=secret``, quoted values too). ``redact``
+masks every such form anywhere in a message; every error line the CLI prints
+goes through it.
 """
 
 from __future__ import annotations
 
 import re
 
-# Query parameters that carry a credential (libpq's, SQLAlchemy drivers', index tokens).
+# Parameters that carry a credential (libpq's, SQLAlchemy drivers', index tokens):
+# in a query string (``?password=``) or a libpq DSN (``host=x password='a b'``).
 _SECRET_PARAMETER = re.compile(
-    r"(?P<name>[?&;](?:password|passwd|pwd|sslpassword|secret|token|access_token|api_key|apikey)=)(?P<value>[^&;#\s]*)",
+    r"(?P<name>(?<![^?&;\s'\"(])(?:password|passwd|pwd|sslpassword|secret|token|access_token|api_key|apikey)\s*=\s*)"
+    r"(?P<value>'(?:[^'\\]|\\.)*'|[^&;#\s'\"]*)",
     re.IGNORECASE,
 )
+# Where a URL's user info may hide in free text: a token holding ``@``.
+_AT_TOKEN = re.compile(r"[^\s'\"<>()\[\]]*@[^\s'\"<>()\[\]]*")
 # Shorter pieces are too likely to match innocent text.
 _MIN_SECRET = 3
 MASK = "***"
@@ -35,7 +42,7 @@ def _userinfo(url: str) -> tuple[str, str, str | None, str] | None:
 
 
 def _mask_parameters(text: str) -> str:
-    return _SECRET_PARAMETER.sub(lambda m: m["name"] + (MASK if m["value"] else ""), text)
+    return _SECRET_PARAMETER.sub(lambda m: m["name"] + (MASK if m["value"] not in ("", "''") else m["value"]), text)
 
 
 def redact_url(url: str) -> str:
@@ -56,7 +63,7 @@ def redact_url(url: str) -> str:
 def secrets(url: str) -> list[str]:
     """Every credential ``url`` holds: its password (and the pieces of one
     holding ``@``), the values of its secret query parameters."""
-    found = [m["value"] for m in _SECRET_PARAMETER.finditer(url) if m["value"]]
+    found = [m["value"].strip("'") for m in _SECRET_PARAMETER.finditer(url)]
     parts = _userinfo(url)
     if parts is not None and parts[2]:
         found += [parts[2], *parts[2].split("@")]
@@ -68,3 +75,9 @@ def scrub(text: str, url: str) -> str:
     for secret in secrets(url):
         text = text.replace(secret, MASK)
     return _mask_parameters(text)
+
+
+def redact(text: str) -> str:
+    """``text`` (a message, a report, a file's content) with the password of every
+    URL and DSN in it masked, wherever in the text they are."""
+    return _AT_TOKEN.sub(lambda m: redact_url(m[0]), _mask_parameters(text))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from snapshot_runner.history.shard_recording import ShardRecorder
 from snapshot_runner.history.shards import Shard, ShardError, begin_part, check_run_key, finish_part, plan, progress, split
 from snapshot_runner.history.store import Store
 
@@ -64,7 +65,7 @@ def test_parts_of_a_run(tmp_path):
             plan(store, "night-1", Shard(1, 3), NAMES[1:], "fp2")
 
         def record(shard: Shard, names: list[str], env: dict = ENV) -> tuple[str, str | None]:
-            run_id = begin_part(store, "night-1", shard, environment=env, label="n", runner_version="t", normalize="canonical")
+            run_id = begin_part(store, "night-1", shard, environment=env, label="n", runner_version="t", normalize="canonical").run_id
             store.add_results(run_id, [CaseResult(n, CaseStatus.OK, {"dynamo_graph": f"graph of {n}"}, None, 0.1) for n in names])
             return finish_part(store, "night-1", shard)
 
@@ -72,7 +73,7 @@ def test_parts_of_a_run(tmp_path):
         with pytest.raises(ShardError, match=r"recording torch 2.13.0\+cpu on cpu; shard 2/3 has torch 2.14.1 on cpu"):
             begin_part(store, "night-1", shards[1], environment=ENV | {"torch_version": "2.14.1"}, label="n", runner_version="t", normalize="canonical")
         # Shard 2 "killed" after one case: started, never finished.
-        run_id = begin_part(store, "night-1", shards[1], environment=ENV, label="n", runner_version="t", normalize="canonical")
+        run_id = begin_part(store, "night-1", shards[1], environment=ENV, label="n", runner_version="t", normalize="canonical").run_id
         store.add_results(run_id, [CaseResult(parts[1][0], CaseStatus.OK, {"dynamo_graph": "half"}, None, 0.1)])
         assert record(shards[2], parts[2]) == ("complete", "incomplete")
         assert [(p.shard, p.status, p.attempts) for p in progress(store, ["night-1"])["night-1"]] == [(1, "complete", 1), (2, "running", 1), (3, "complete", 1)]
@@ -94,7 +95,7 @@ def _night(store: Store, key: str, label: str, env: dict = ENV) -> None:
 
     for shard in (Shard(1, 2), Shard(2, 2)):
         names = plan(store, key, shard, NAMES, "fp")
-        run_id = begin_part(store, key, shard, environment=env, label=label, runner_version="t", normalize="canonical")
+        run_id = begin_part(store, key, shard, environment=env, label=label, runner_version="t", normalize="canonical").run_id
         store.add_results(run_id, [CaseResult(n, CaseStatus.OK, {"dynamo_graph": f"graph of {n}"}, None, 0.1) for n in names])
         finish_part(store, key, shard)
 
@@ -154,6 +155,9 @@ def _cli(*argv: str) -> tuple[int, str, str]:
         (["--run-key", "k"], "--shard K/N and --run-key KEY go together"),
         (["--shard", "1/2", "--run-key", "a b"], "--run-key must be"),
         (["--shard", "2/1", "--run-key", "k"], "--shard must be K/N with 1 ≤ K ≤ N (e.g. 2/4), not '2/1'"),
+        # Issue 19: a million shards took minutes and GBs; 20 digits overflowed SQLite's integer.
+        (["--shard", "1/1000000", "--run-key", "big"], "--shard K/N: N may be at most 256, not 1000000"),
+        (["--shard", "1/99999999999999999999", "--run-key", "big"], "--shard K/N: N may be at most 256, not 99999999999999999999"),
         (["--shard", "1/2", "--run-key", "k", "--from-json", "r.json"], "--shard records what it captures: it does not take --from-json"),
         (["--shard", "1/2", "--run-key", "k", "-k", "no-such-case"], "no cases selected: nothing to record"),
         (["--shard", "1/2", "--run-key", "k", "--case", "nope::nothing"], "unknown case name: nope::nothing"),
@@ -194,5 +198,37 @@ def test_the_first_shard_weighs_the_split_by_the_history(tmp_path):
         parts = [plan(store, "night-2", Shard(k, 2), NAMES, "fp") for k in (1, 2)]
         # The slow case alone on one shard, the 13 others on the other: 13 s each.
         assert sorted(parts, key=len) == [[slow], sorted(set(NAMES) - {slow})]
+    finally:
+        store.close()
+
+
+def test_the_same_shard_started_twice_stops_the_older_attempt_with_one_line(tmp_path):
+    """Issue 19: two processes recording one shard a few seconds apart died with
+    a raw IntegrityError; the older one now stops, the newer one records the part."""
+    from snapshot_runner.capture.results import CaseResult, CaseStatus
+    from snapshot_runner.capture.worker import CaptureStart
+
+    store = Store.open(f"sqlite:///{tmp_path / 'h.sqlite'}")
+    try:
+        shard = Shard(1, 1)
+        part = plan(store, "twice", shard, NAMES, "fp")
+        start = CaptureStart(environment=ENV, cases=part, source_files=[])
+        first, second = ShardRecorder(store, None, "twice", shard), ShardRecorder(store, None, "twice", shard)
+
+        def result(name: str, text: str) -> CaseResult:
+            return CaseResult(name, CaseStatus.OK, {"dynamo_graph": text}, None, 0.1)
+
+        first.started(start)
+        first.add(result(part[0], "first"))
+        second.started(start)
+        second.add(result(part[0], "second"))  # begins attempt 2: attempt 1's case is dropped
+        with pytest.raises(ShardError, match=r"^shard 1/1 of twice was started again by another process \(attempt 2\): this one \(attempt 1\) stops"):
+            first.add(result(part[1], "first"))
+        for name in part[1:]:
+            second.add(result(name, "second"))
+        assert finish_part(store, "twice", shard) == ("complete", "complete")
+        results = store.results(second.attempt.run_id)
+        texts = store.texts({h for r in results.values() for h in r.artifacts.values()})
+        assert sorted(results) == sorted(NAMES) and set(texts.values()) == {"second"}
     finally:
         store.close()

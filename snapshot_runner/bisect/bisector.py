@@ -20,7 +20,8 @@ from typing import Any, TextIO
 from snapshot_runner import __version__
 from snapshot_runner.bisect.search import ChangePoint, Probe, Search, SearchResult
 from snapshot_runner.capture.results import CaptureReport, CaseStatus
-from snapshot_runner.drift.compare import DriftError, resolve_run, unified_diff
+from snapshot_runner.drift.bounded import unified_diff
+from snapshot_runner.drift.compare import DriftError, resolve_run
 from snapshot_runner.drift.structure import describe
 from snapshot_runner.history.models import RunKind
 from snapshot_runner.history.store import RunInfo, Store, StoredResult, case_set_fingerprint

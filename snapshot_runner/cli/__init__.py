@@ -16,6 +16,7 @@ from typing import TextIO
 
 from snapshot_runner.cli import bisect, capture, envs, history, init, nightly
 from snapshot_runner.cli.common import CliError, Exit, Handler, Interrupted, apply_project_config, raise_interrupted
+from snapshot_runner.redact import redact
 from snapshot_runner.terminal import printable
 
 # The command groups in the order `--help` lists them.
@@ -49,12 +50,13 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
         print(f"snapshot-runner: interrupted by {signal.Signals(exc.signum).name}{detail}", file=err)
         return 128 + exc.signum
     except CliError as exc:
-        print(f"snapshot-runner: error: {printable(str(exc))}", file=err)
+        # Every error line is redacted (no message may show a password) and made printable here, whatever raised it.
+        print(f"snapshot-runner: error: {printable(redact(str(exc)))}", file=err)
         return Exit.USAGE
     except Exception as exc:  # never a bare traceback unless asked
         if args.debug:
             raise
-        print(f"snapshot-runner: error: {type(exc).__name__}: {printable(str(exc))} (run with --debug for the traceback)", file=err)
+        print(f"snapshot-runner: error: {type(exc).__name__}: {printable(redact(str(exc)))} (run with --debug for the traceback)", file=err)
         return Exit.USAGE
     finally:
         for signum, handler in previous.items():

@@ -11,7 +11,6 @@ Artifacts are compared by content hash; texts are read only for what changed.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import enum
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 from snapshot_runner.capture.artifacts import Family, family
 from snapshot_runner.capture.names import name_of_golden_parts, split_case_name
 from snapshot_runner.capture.results import CaptureReport, CaseStatus, load_error_module
+from snapshot_runner.drift.bounded import cap_text, unified_diff
 from snapshot_runner.drift.semantic import Level
 from snapshot_runner.drift.structure import describe, fails
 from snapshot_runner.goldens import layout as golden
@@ -290,11 +290,6 @@ class DriftReport:
         }
 
 
-def unified_diff(before: str, after: str, key: str, from_name: str, to_name: str) -> str:
-    lines = difflib.unified_diff(before.splitlines(keepends=True), after.splitlines(keepends=True), f"{from_name}/{key}", f"{to_name}/{key}", n=3)
-    return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
-
-
 def _artifact_changes(before: StoredResult | None, after: StoredResult | None) -> list[ArtifactDrift]:
     old = before.artifacts if before else {}
     new = after.artifacts if after else {}
@@ -378,4 +373,4 @@ def _fill_in_texts(before: Side, after: Side, cases: list[CaseDrift]) -> None:
         artifact.diff = unified_diff(artifact.before or "", artifact.after or "", artifact.key, before.ref, after.ref)
         if artifact.change == Change.CHANGED:
             description = describe(artifact.key, artifact.before or "", artifact.after or "", from_name=before.ref, to_name=after.ref)
-            artifact.classification, artifact.summary, artifact.semantic_diff = description.level, description.summary, description.semantic_diff
+            artifact.classification, artifact.summary, artifact.semantic_diff = description.level, description.summary, cap_text(description.semantic_diff)

@@ -11,10 +11,9 @@ summary lines and a semantic diff: one line where the graph is the same
 from __future__ import annotations
 
 import dataclasses
-import difflib
 
 from snapshot_runner.capture.artifacts import Family, family
-from snapshot_runner.drift import graph_diff, guard_sets
+from snapshot_runner.drift import bounded, graph_diff, guard_sets
 from snapshot_runner.drift.semantic import Level, parse
 
 SUMMARY_LINES = 8
@@ -29,9 +28,9 @@ class Description:
 
 def _line_delta(before: str, after: str) -> str:
     old, new = before.splitlines(), after.splitlines()
-    matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
-    removed = sum(i2 - i1 for tag, i1, i2, _, _ in matcher.get_opcodes() if tag in ("replace", "delete"))
-    added = sum(j2 - j1 for tag, _, _, j1, j2 in matcher.get_opcodes() if tag in ("replace", "insert"))
+    codes = bounded.opcodes(old, new)  # linear-ish: a huge generated kernel must not stall the report
+    removed = sum(i2 - i1 for tag, i1, i2, _, _ in codes if tag in ("replace", "delete"))
+    added = sum(j2 - j1 for tag, _, _, j1, j2 in codes if tag in ("replace", "insert"))
     return f"{removed} line(s) removed, {added} added (of {len(old)} → {len(new)})"
 
 
@@ -64,6 +63,9 @@ def describe(key: str, before: str, after: str, *, from_name: str = "before", to
         # Not a guard or count change: each family's parser would read the edit as one.
         return Description(Level.TEXT, [whitespace], whitespace + "\n")
     kind = family(key)
+    if kind == Family.GRAPH and max(before.count("\n"), after.count("\n")) > bounded.MATCH_LINES:
+        # Aligning graph nodes is quadratic: a graph this big is compared as text, and counts as a real change.
+        return Description(Level.STRUCTURAL, [f"over {bounded.MATCH_LINES} lines: compared as text, not as graphs", _line_delta(before, after)], "")
     if kind == Family.GRAPH and "def forward(" in before + after:
         # Parsed once: the summary and the aligned diff read the same graphs.
         old, new = parse(before), parse(after)

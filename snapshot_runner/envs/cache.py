@@ -30,6 +30,7 @@ from typing import Any, TextIO
 from snapshot_runner.envs.disk import Scan, Usage, scan, usage
 from snapshot_runner.envs.installer import choose_installer, env_python, make_torch_env
 from snapshot_runner.envs.torch_spec import TorchSpec
+from snapshot_runner.redact import redact
 
 ENVS_VAR = "SNAPSHOT_RUNNER_ENVS"
 MARKER = "snapshot-runner-env.json"
@@ -148,9 +149,13 @@ class EnvCache:
             "python": platform.python_version(),
             "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         }
+        # An installer may keep an entry's URL (credentials and all) in the env:
+        # only its owner reads it. The marker is redacted and private too.
+        env_dir.chmod(0o700)
         # Written whole, then renamed into place: the env counts from this instant.
         partial = env_dir / f"{MARKER}.partial"
-        partial.write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
+        with os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as file:
+            file.write(redact(json.dumps(marker, indent=2)) + "\n")
         os.replace(partial, env_dir / MARKER)
         if log:
             print(f"made environment {env_dir.name} in {time.monotonic() - start:.0f} s", file=log)

@@ -64,7 +64,7 @@ class WorkerProcess:
         self.output = output
         self._commands = os.fdopen(commands, "w", encoding="utf-8")
         self._events = events
-        self._buffer = b""
+        self._partial: list[bytes] = []  # the chunks of the line not yet ended
         self.hello: str | None = None
         self.closed = False  # the event pipe ended: the worker exited or died
 
@@ -108,8 +108,14 @@ class WorkerProcess:
         chunk = os.read(self._events, 1 << 16)
         if not chunk:
             self.closed = True
-        self._buffer += chunk
-        *lines, self._buffer = self._buffer.split(b"\n")
+        # A line's chunks are joined once, when its end arrives: a 100 MB
+        # result is read in linear time, not re-split at every chunk.
+        end = chunk.rfind(b"\n")
+        if end < 0:
+            self._partial.append(chunk)
+            return []
+        lines = b"".join([*self._partial, chunk[:end]]).split(b"\n")
+        self._partial = [chunk[end + 1 :]]
         events = []
         for raw in lines:
             line = raw.decode("utf-8", errors="replace")

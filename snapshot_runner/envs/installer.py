@@ -24,6 +24,7 @@ from typing import Any, TextIO
 
 from snapshot_runner.envs.pip_config import pip_settings, uv_options
 from snapshot_runner.envs.torch_spec import TorchSpec
+from snapshot_runner.redact import redact_url
 
 INSTALLER_VAR = "SNAPSHOT_RUNNER_INSTALLER"
 
@@ -147,8 +148,8 @@ def _install_with(install: list[str], env: dict[str, str], spec: TorchSpec, env_
         if returncode != 0:
             reason = failure_reason(lines)
             if replaces_torch(reason):
-                raise InstallError(f"--with {entry} would replace torch {torch_version}: {reason}")
-            raise InstallError(f"--with {entry} cannot be installed: {reason}")
+                raise InstallError(f"--with {redact_url(entry)} would replace torch {torch_version}: {reason}")
+            raise InstallError(f"--with {redact_url(entry)} cannot be installed: {reason}")
     names = [name for name in map(distribution_name, spec.with_) if name]
     return installed_versions(env_dir, names)
 
@@ -182,8 +183,8 @@ def make_torch_env(spec: TorchSpec, env_dir: Path, log: TextIO | None = None, in
     seconds = {"install": round(installed - start, 1), "check": round(time.monotonic() - installed, 1)}
     facts: dict[str, Any] = {"spec": spec.describe(), "torch_version": version, "installer": installer, "seconds": seconds}
     if spec.with_:
-        facts["with"] = list(spec.with_)
+        facts["with"] = [redact_url(entry) for entry in spec.with_]
         facts["packages"] = _install_with(install, env, spec, env_dir, version, log)
         if installed_torch(env_dir) != version:  # the constraint should make this impossible
-            raise InstallError(f"--with {' '.join(spec.with_)} replaced torch {version}")
+            raise InstallError(f"--with {' '.join(map(redact_url, spec.with_))} replaced torch {version}")
     return facts

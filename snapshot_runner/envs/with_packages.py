@@ -5,6 +5,10 @@ local path (a project directory or a wheel) or ``-e PATH``. Paths are made
 absolute where they are read (the command line: the working directory; the
 config: its pyproject.toml's directory), so an entry means the same from any
 directory and the environment key that holds it does too.
+
+Nothing else reaches the installer: an entry that would be read as one of its
+options (``--index-url=…``, ``--requirement=…``) is refused before any
+environment is made, and error lines show entries with credentials masked.
 """
 
 from __future__ import annotations
@@ -16,8 +20,12 @@ from pathlib import Path
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
+from snapshot_runner.redact import redact_url
+
 EDITABLE = "-e "
 _ARCHIVES = (".whl", ".tar.gz", ".zip")
+# A bare VCS or archive URL (``git+https://…``, ``https://…/x.whl``): the installer reads it.
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+")
 
 
 def _is_path(text: str, base: Path) -> bool:
@@ -27,21 +35,24 @@ def _is_path(text: str, base: Path) -> bool:
 def resolve_entry(entry: str, base: Path) -> str:
     """``entry`` checked and with any path made absolute against ``base`` (raises ``ValueError``)."""
     text = entry.strip()
+    shown = redact_url(entry)
     editable = text.startswith(("-e ", "--editable "))
     if editable:
         text = text.split(None, 1)[1].strip()
+    if text.startswith("-"):
+        raise ValueError(f"with entry {shown!r} is an installer option: only a requirement, a path or -e PATH is allowed")
     if editable or ("://" not in text and _is_path(text, base)):
         path = (base / Path(text).expanduser()).resolve()
         if not path.exists():
-            raise ValueError(f"with entry {entry!r}: no such path: {path}")
+            raise ValueError(f"with entry {shown!r}: no such path: {path}")
         return f"{EDITABLE}{path}" if editable else str(path)
-    if "://" in text and "@" not in text:  # a bare VCS or archive URL: the installer reads it
+    if _URL.fullmatch(text) and "@" not in text:
         return text
     try:
         Requirement(text)
     except InvalidRequirement as exc:
-        first = str(exc).splitlines()[0]  # packaging adds the text and a caret below
-        raise ValueError(f"with entry {entry!r} is not a requirement, a path or -e PATH: {first}") from None
+        first = redact_url(str(exc).splitlines()[0])  # packaging adds the text and a caret below
+        raise ValueError(f"with entry {shown!r} is not a requirement, a path or -e PATH: {first}") from None
     return text
 
 
@@ -63,7 +74,7 @@ def distribution_name(entry: str) -> str | None:
         except (OSError, tomllib.TOMLDecodeError):
             return None
         return canonicalize_name(name) if isinstance(name, str) else None
-    if "://" in text and "@" not in text:
+    if _URL.fullmatch(text) and "@" not in text:
         return None
     return canonicalize_name(Requirement(text).name)
 

@@ -116,6 +116,9 @@ class RunRecorder:
             normalize=normalize,
         )
 
+    def _store(self, run_id: int, results: Sequence[CaseResult]) -> None:
+        self.store.add_results(run_id, results)
+
     def _close(self, run_id: int, expected: int, load_errors: Sequence[dict[str, str]] = ()) -> None:
         """Close the run with the case modules that failed to import; ``RecordError``
         if it is incomplete (a run with load errors is kept, status ``load-errors``)."""
@@ -130,7 +133,7 @@ class RunRecorder:
         start = self.start
         run_id = self._begin(start.environment, start.cases, start.source_files, "canonical") if start else None
         if run_id is not None and result.name not in self.stored:
-            self.store.add_results(run_id, [result])
+            self._store(run_id, [result])
             self.stored.add(result.name)
 
     def _labelled(self, store: Store, label: str) -> RunInfo | None:
@@ -155,7 +158,7 @@ class RunRecorder:
         run_id = self._begin(report.environment, names, sources, report.normalize)
         missing = [r for r in report.cases if r.name not in self.stored]
         if missing:
-            self.store.add_results(run_id, missing)
+            self._store(run_id, missing)
             self.stored.update(r.name for r in missing)
         self._close(run_id, len(names), [{"module": load_error_module(line), "error": line} for line in report.load_errors])
         return run_id

@@ -17,7 +17,7 @@ from snapshot_runner.capture.results import CaptureReport, CaseResult
 from snapshot_runner.capture.worker import OnResult, OnStart
 from snapshot_runner.history.models import PartStatus
 from snapshot_runner.history.recording import RecordError, RunRecorder
-from snapshot_runner.history.shards import PartInfo, Shard, begin_part, finish_part, plan, progress, run_of
+from snapshot_runner.history.shards import Attempt, PartInfo, Shard, add_part_results, begin_part, finish_part, plan, progress, run_of
 from snapshot_runner.history.store import RunInfo, Store, case_set_fingerprint
 
 # Captures the named cases: the command's capture (target, progress, supervision).
@@ -52,6 +52,7 @@ class ShardRecorder(RunRecorder):
         super().__init__(store, label, on_begin=on_begin)
         self.key, self.shard = key, shard
         self.run_status: str | None = None
+        self.attempt: Attempt | None = None
 
     def _labelled(self, store: Store, label: str) -> RunInfo | None:
         # A sharded run is named by its key; its label names the series (one
@@ -59,7 +60,12 @@ class ShardRecorder(RunRecorder):
         return None
 
     def _open(self, environment: dict[str, Any], names: list[str], sources: list[str], normalize: str) -> int:
-        return begin_part(self.store, self.key, self.shard, environment=environment, label=self.label, runner_version=__version__, normalize=normalize)
+        self.attempt = begin_part(self.store, self.key, self.shard, environment=environment, label=self.label, runner_version=__version__, normalize=normalize)
+        return self.attempt.run_id
+
+    def _store(self, run_id: int, results: Sequence[CaseResult]) -> None:
+        assert self.attempt is not None  # _open came first
+        add_part_results(self.store, self.key, self.shard, self.attempt, results)
 
     def _close(self, run_id: int, expected: int, load_errors: Sequence[dict[str, str]] = ()) -> None:
         # A shard's load errors are its selection's (``Selection.load_errors``), reported by the command.

@@ -23,7 +23,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
 
-from snapshot_runner.capture.results import CaseStatus
+from snapshot_runner.capture.results import CaseResult, CaseStatus
 from snapshot_runner.history.models import CaseOutcome, Environment, PartStatus, Run, RunKind, RunStatus, ShardCase, ShardPart, StoredCase
 from snapshot_runner.history.store import Store, _now
 from snapshot_runner.refs import name_problem
@@ -32,6 +32,9 @@ from snapshot_runner.refs import name_problem
 # printable, no spaces, short enough for an index.
 _KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/+@=-]{0,199}")
 _SHARD = re.compile(r"\s*(\d+)\s*/\s*(\d+)\s*")
+# GitHub Actions' limit on one matrix: no CI starts more shards of a run. Each
+# shard is a row per part (and a column of `runs`): a million took minutes and GBs.
+MAX_SHARDS = 256
 # The complete runs whose compile times weigh a split: recent enough to follow
 # the suite, several so that one slow night does not move every case.
 HISTORY_RUNS = 10
@@ -51,6 +54,8 @@ class Shard:
         match = _SHARD.fullmatch(text)
         if not match or not 1 <= int(match[1]) <= int(match[2]):
             raise ShardError(f"--shard must be K/N with 1 ≤ K ≤ N (e.g. 2/4), not {text!r}")
+        if int(match[2]) > MAX_SHARDS:
+            raise ShardError(f"--shard K/N: N may be at most {MAX_SHARDS}, not {match[2]}")
         return cls(int(match[1]), int(match[2]))
 
     def __str__(self) -> str:
@@ -173,12 +178,20 @@ def plan(store: Store, key: str, shard: Shard, names: Sequence[str], fingerprint
         )
 
 
-def begin_part(store: Store, key: str, shard: Shard, *, environment: dict[str, Any], label: str | None, runner_version: str, normalize: str) -> int:
+@dataclasses.dataclass(frozen=True)
+class Attempt:
+    """One process recording one shard's part: the run it records into, and
+    which attempt at the part it is (only the latest may store cases)."""
+
+    run_id: int
+    number: int
+
+
+def begin_part(store: Store, key: str, shard: Shard, *, environment: dict[str, Any], label: str | None, runner_version: str, normalize: str) -> Attempt:
     """Start (or start again) ``shard``'s part: the run of ``key`` is made by
     the first shard that gets here, under its torch and device; a later shard
     under another torch or device is refused. What an earlier attempt of this
-    part stored is dropped: a re-run replaces its own part and nothing else.
-    The run's id."""
+    part stored is dropped: a re-run replaces its own part and nothing else."""
     with store.session() as session:
         _lock(session, key)
         part = session.get(ShardPart, (key, shard.index))
@@ -214,7 +227,23 @@ def begin_part(store: Store, key: str, shard: Shard, *, environment: dict[str, A
         part.status, part.attempts, part.environment_id = PartStatus.RUNNING, part.attempts + 1, env_id
         part.started_at, part.finished_at = _now(), None
         run.status, run.finished_at = RunStatus.INCOMPLETE, None
-        return run.id
+        return Attempt(run.id, part.attempts)
+
+
+def add_part_results(store: Store, key: str, shard: Shard, attempt: Attempt, results: Sequence[CaseResult]) -> None:
+    """Store cases of ``attempt``'s part, unless the same shard was started
+    again since (a second process, or a re-run while the first still runs):
+    then ``ShardError``, and the newer attempt alone records the part."""
+
+    def still_latest(session: Session) -> None:
+        _lock(session, key)
+        latest = session.get_one(ShardPart, (key, shard.index)).attempts
+        if latest != attempt.number:
+            raise ShardError(
+                f"shard {shard} of {key} was started again by another process (attempt {latest}): this one (attempt {attempt.number}) stops; the newer one records the part"
+            )
+
+    store.add_results(attempt.run_id, results, check=still_latest)
 
 
 def finish_part(store: Store, key: str, shard: Shard) -> tuple[str, str | None]:

@@ -19,7 +19,7 @@ import datetime as dt
 import hashlib
 import json
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -328,13 +328,16 @@ class Store:
             session.flush()
             return run.id
 
-    def add_results(self, run_id: int, results: Sequence[CaseResult]) -> None:
-        """Store cases of a run in one transaction: all of them or none."""
+    def add_results(self, run_id: int, results: Sequence[CaseResult], *, check: Callable[[Session], None] | None = None) -> None:
+        """Store cases of a run in one transaction: all of them or none
+        (none when ``check``, run first in that transaction, raises)."""
         # Hashed once, before the transaction: on SQLite it holds the write lock.
         hashed = [{k: sha256(t) for k, t in r.artifacts.items()} for r in results]
         texts = {digest: r.artifacts[k] for r, pairs in zip(results, hashed, strict=True) for k, digest in pairs.items()}
         digests = [set_digest(pairs) if pairs else None for pairs in hashed]
         with self.session() as session:
+            if check:
+                check(session)
             case_ids = self.case_ids(session, {r.name for r in results})
             key_ids = self._ids(session, ArtifactKey, ArtifactKey.name, {k for pairs in hashed for k in pairs})
             artifact_ids = self._artifact_ids(session, texts)

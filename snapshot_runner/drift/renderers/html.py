@@ -26,13 +26,13 @@ from typing import Any
 
 from snapshot_runner import __version__
 from snapshot_runner.capture.artifacts import KEY_ORDER, base_key
+from snapshot_runner.drift import bounded
 from snapshot_runner.drift.compare import CAPTURE, ArtifactDrift, CaseDrift, Change, DriftReport, Side, VersionMatrix
 from snapshot_runner.drift.semantic import Level
 
-# Diffs are context diffs; these bound the page for pathological texts (a
-# 20,000-line generated kernel added at once) while leaving real graphs whole.
+# Diffs are context diffs, bounded as every report's are (``bounded``): a
+# pathological text (a 10 MB kernel) costs the page a few hundred KB.
 CONTEXT_LINES = 3
-MAX_DIFF_ROWS = 2000
 # Diffs open on load while there are few of them; beyond that, a wall of open
 # diffs hides the summary table's structure.
 OPEN_DIFFS = 8
@@ -260,6 +260,7 @@ def _cases_table(changed: list[CaseDrift], anchors: dict[tuple[str, str], str]) 
 def _intraline(old: str, new: str) -> tuple[str, str]:
     """Both lines escaped, with the changed characters marked; lines that share
     little are left unmarked (the row colour already says they differ)."""
+    old, new = bounded.clip(old), bounded.clip(new)  # clipped first: character matching is quadratic
     matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
     if matcher.ratio() < 0.5:
         return _e(old), _e(new)
@@ -294,16 +295,19 @@ def _skip(count: int) -> str:
     return f'<tr class="skip"><td colspan="4">⋯ {count} unchanged line{"s" if count != 1 else ""} ⋯</td></tr>'
 
 
+def _e_line(line: str) -> str:
+    return _e(bounded.clip(line))
+
+
 def _diff_rows(before: list[str], after: list[str]) -> Iterator[str]:
-    matcher = difflib.SequenceMatcher(None, before, after)
     shown_to = 0  # lines of ``before`` accounted for so far
-    for group in matcher.get_grouped_opcodes(CONTEXT_LINES):
+    for group in bounded.grouped(bounded.opcodes(before, after), CONTEXT_LINES):
         if group[0][1] > shown_to:
             yield _skip(group[0][1] - shown_to)
         for tag, i1, i2, j1, j2 in group:
             if tag == "equal":
                 for k in range(i2 - i1):
-                    yield _row(i1 + k + 1, _e(before[i1 + k]), j1 + k + 1, _e(after[j1 + k]), tag)
+                    yield _row(i1 + k + 1, _e_line(before[i1 + k]), j1 + k + 1, _e_line(after[j1 + k]), tag)
             elif tag == "replace":
                 for k, (old, new) in enumerate(zip_longest(before[i1:i2], after[j1:j2])):
                     if old is not None and new is not None:
@@ -312,17 +316,17 @@ def _diff_rows(before: list[str], after: list[str]) -> Iterator[str]:
                     else:
                         yield _row(
                             i1 + k + 1 if old is not None else None,
-                            None if old is None else _e(old),
+                            None if old is None else _e_line(old),
                             j1 + k + 1 if new is not None else None,
-                            None if new is None else _e(new),
+                            None if new is None else _e_line(new),
                             tag,
                         )
             elif tag == "delete":
                 for k in range(i1, i2):
-                    yield _row(k + 1, _e(before[k]), None, None, tag)
+                    yield _row(k + 1, _e_line(before[k]), None, None, tag)
             else:  # insert
                 for k in range(j1, j2):
-                    yield _row(None, None, k + 1, _e(after[k]), tag)
+                    yield _row(None, None, k + 1, _e_line(after[k]), tag)
         shown_to = group[-1][2]
     if shown_to < len(before):  # the unchanged tail after the last hunk
         yield _skip(len(before) - shown_to)
@@ -330,10 +334,10 @@ def _diff_rows(before: list[str], after: list[str]) -> Iterator[str]:
 
 def side_by_side(before: str | None, after: str | None, from_title: str, to_title: str) -> str:
     """A two-column context diff of two texts, every line escaped."""
-    rows = []
-    for count, row in enumerate(_diff_rows((before or "").splitlines(), (after or "").splitlines())):
-        if count == MAX_DIFF_ROWS:
-            rows.append(f'<tr class="skip"><td colspan="4">diff cut at {MAX_DIFF_ROWS} rows; the JSON report has it whole</td></tr>')
+    rows, budget = [], bounded.Budget()
+    for row in _diff_rows((before or "").splitlines(), (after or "").splitlines()):
+        if not budget.take(row):
+            rows.append(f'<tr class="skip"><td colspan="4">{_e(bounded.truncated(budget.lines))}</td></tr>')
             break
         rows.append(row)
     left = _e(from_title) if before is not None else f'{_e(from_title)} <span class="muted">(absent)</span>'
