@@ -9,7 +9,8 @@ import difflib
 from collections import Counter
 from collections.abc import Sequence
 
-from snapshot_runner.drift.semantic import Graph, Level, View, canonical_order, graph_level, parse, topological
+from snapshot_runner.drift.graph_text import Graph, parse
+from snapshot_runner.drift.semantic import Level, View, canonical_order, graph_level, topological
 
 # --- alignment: which node of one graph is which of the other ------------------------
 
