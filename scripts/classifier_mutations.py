@@ -160,8 +160,10 @@ def _argument_order(graph: Graph, lines: list[str], rng: random.Random) -> Itera
         if not distinct(first, second):
             continue
         exchange = {first: second, second: first}
-        swapped = re.sub(rf"(?<![.\w])({re.escape(first)}|{re.escape(second)})(?!\w)", lambda m: exchange[m[1]], head, count=2)  # noqa: B023  # used at once
-        yield _replaced(lines, node.line, swapped + rest)
+        pattern = re.compile(rf"(?<![.\w])({re.escape(first)}|{re.escape(second)})(?!\w)")
+        target, eq, rhs = head.partition(" = ")
+        swapped = _outside_quotes(rhs, lambda part: pattern.sub(lambda m: exchange[m[1]], part))  # noqa: B023  # used at once
+        yield _replaced(lines, node.line, target + eq + swapped + rest)
 
 
 _NUMBER = re.compile(r"(?<![\w.])(-?\d+(?:\.\d+)?(?:e-?\d+)?|True|False)(?![\w.])")

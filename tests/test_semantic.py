@@ -294,3 +294,6 @@ def test_multiple_targets_setitem_and_statements_on_one_line():
     assert graph.nodes[3].refs == ("a",)  # ``b`` is ``a``
     # Reading b before the write into a reads other numbers.
     assert graph_diff.describe(text, swap_lines(text, "a[0] = c", "d:"))[0] == Level.STRUCTURAL
+    # A nested list in a call carries its references: ``cat([a, c])`` is not ``cat([c, a])``.
+    cat = text.replace("d: \"f32[4]\" = b * 2", "d: \"f32[8]\" = torch.cat([a, c])")
+    assert graph_diff.describe(cat, cat.replace("torch.cat([a, c])", "torch.cat([c, a])"))[0] == Level.STRUCTURAL
