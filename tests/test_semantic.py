@@ -26,10 +26,11 @@ def artifacts(name: str) -> dict[tuple[str, str], str]:
     return {(c["name"], key): text for c in report["cases"] for key, text in c["artifacts"].items()}
 
 
-def changed_graphs(pair: str) -> list[tuple[str, str, str, str]]:
-    """(case, key, before, after) of every graph artifact that differs between the two captures of ``pair``."""
+def changed_graphs(pair: str, prefix: str = "") -> list[tuple[str, str, str, str]]:
+    """(case, key, before, after) of every graph artifact that differs between the two captures of ``pair``
+    (``prefix``: another project's, ``torchao_``)."""
     before_version, after_version = pair.split("_to_")
-    old, new = artifacts(f"{pair}.{before_version}.json"), artifacts(f"{pair}.{after_version}.json")
+    old, new = artifacts(f"{prefix}{pair}.{before_version}.json"), artifacts(f"{prefix}{pair}.{after_version}.json")
     return [(c, k, old[c, k], new[c, k]) for (c, k) in sorted(old) if family(k) == Family.GRAPH and old[c, k] != new.get((c, k))]
 
 
@@ -110,6 +111,17 @@ def test_real_2_13_0_to_2_14_1_signature_changes_keep_their_classification():
     assert levels["subclasses.torch_function::disabled_torch_function_transposes", "dynamo_graph"] == Level.STRUCTURAL
     # The old classifier called this backward "structural"; it is two nodes renamed.
     assert levels["inductor.models::layer_norm", "aot_backward"] == Level.RENAMED
+
+
+def test_real_torchao_2_13_0_to_2_14_1_classifications():
+    levels = {(case, key): graph_diff.describe(before, after) for case, key, before, after in changed_graphs("2.13.0_to_2.14.1", prefix="torchao_")}
+    # The forwards compute the same and save other tensors for backward: signature (was structural before issue 18).
+    assert levels["float8_training::float8_linear_training", "aot_forward"] == (Level.SIGNATURE, ["outputs 6 → 4"])
+    assert levels["nf4_linear::nf4_linear", "aot_forward"] == (Level.SIGNATURE, ["outputs 2 → 6"])
+    # The backwards recompute the weight's scale / dequantize the NF4 weight: ops change.
+    float8_backward, nf4_backward = levels["float8_training::float8_linear_training", "aot_backward"], levels["nf4_linear::nf4_linear", "aot_backward"]
+    assert float8_backward[0] == Level.STRUCTURAL and {"aten._to_copy.default 4 → 6", "aten.abs.default 1 → 2"} <= set(float8_backward[1])
+    assert nf4_backward[0] == Level.STRUCTURAL and "aten.__rshift__.Scalar 0 → 1" in nf4_backward[1]
 
 
 def test_aligned_diff_of_a_real_signature_change_shows_no_renames():
@@ -295,5 +307,5 @@ def test_multiple_targets_setitem_and_statements_on_one_line():
     # Reading b before the write into a reads other numbers.
     assert graph_diff.describe(text, swap_lines(text, "a[0] = c", "d:"))[0] == Level.STRUCTURAL
     # A nested list in a call carries its references: ``cat([a, c])`` is not ``cat([c, a])``.
-    cat = text.replace("d: \"f32[4]\" = b * 2", "d: \"f32[8]\" = torch.cat([a, c])")
+    cat = text.replace('d: "f32[4]" = b * 2', 'd: "f32[8]" = torch.cat([a, c])')
     assert graph_diff.describe(cat, cat.replace("torch.cat([a, c])", "torch.cat([c, a])"))[0] == Level.STRUCTURAL

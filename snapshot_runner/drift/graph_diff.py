@@ -108,18 +108,23 @@ def _render(graph: Graph, names: dict[str, str], order: Sequence[int], labels: d
     return lines
 
 
-def _labels(old: Graph, new: Graph, mapping: dict[str, str]) -> dict[str, str]:
-    """Both names where a counterpart is another thing: a node whose op changed
-    (``gelu→relu``), an input matched only by its place (``sub→packed``)."""
-    old_ops = {n.name: n.op for n in old.nodes}
-    old_descriptors = {i.name: i.descriptor for i in old.inputs}
-    labels = {n.name: f"{mapping[n.name]}→{n.name}" for n in new.nodes if mapping.get(n.name, n.name) != n.name and old_ops.get(mapping[n.name]) != n.op}
-    labels |= {
-        i.name: f"{mapping[i.name]}→{i.name}"
+def _shown(old: Graph, new: Graph, mapping: dict[str, str]) -> dict[str, str]:
+    """The correspondences the view names by the old name: not an input matched
+    only by its place that is another input (another descriptor or type: a new
+    packed ``u8`` input is not the old ``sub``); it keeps its own name."""
+    old_inputs = {i.name: i for i in old.inputs}
+    other = {
+        i.name
         for i in new.inputs
-        if mapping.get(i.name, i.name) != i.name and old_descriptors.get(mapping[i.name]) != i.descriptor
+        if (was := old_inputs.get(mapping.get(i.name, ""))) is not None and was.name != i.name and (was.descriptor, was.ann) != (i.descriptor, i.ann)
     }
-    return labels
+    return {n: o for n, o in mapping.items() if n not in other}
+
+
+def _labels(old: Graph, new: Graph, mapping: dict[str, str]) -> dict[str, str]:
+    """Both names where a node matched to an old one computes another op (``gelu→relu``)."""
+    old_ops = {n.name: n.op for n in old.nodes}
+    return {n.name: f"{mapping[n.name]}→{n.name}" for n in new.nodes if mapping.get(n.name, n.name) != n.name and old_ops.get(mapping[n.name]) != n.op}
 
 
 def _aligned_order(new: Graph, mapping: dict[str, str], old: Graph) -> list[int]:
@@ -164,7 +169,7 @@ def aligned_views(old_graphs: Sequence[Graph], new_graphs: Sequence[Graph]) -> t
         if old is not None:
             old_lines += _render(old, {n.name: _text_name(n.name) for n in old.nodes}, range(len(old.nodes)))
         if new is not None:
-            mapping = align(old, new, by_text=True) if old is not None else {}
+            mapping = _shown(old, new, align(old, new, by_text=True)) if old is not None else {}
             clashing = set(mapping.values())
             names = {n: _text_name(mapping[n]) if n in mapping else _own_name(n, clashing) for n in [i.name for i in new.inputs] + [n.name for n in new.nodes]}
             order = _aligned_order(new, mapping, old) if old is not None else list(range(len(new.nodes)))
