@@ -286,7 +286,9 @@ def test_identical_nodes_that_swap_places_are_not_a_signature_change():
 def test_more_outputs_over_an_identical_body_is_a_signature_change():
     # As optimum-quanto's qint4 aot_forward saving 5 outputs for backward where it saved 3.
     text = (GOLDENS / "twotensor_view_mul/aot_forward.txt").read_text()
-    more = text.replace("        )\n", "            clone,  # SavedForBackwardsAOTOutput(idx=2)\n        )\n", 1).replace("(primals_3);  primals_3 = None", "(primals_3)")
+    more = text.replace("        )\n", "            clone,  # SavedForBackwardsAOTOutput(idx=2)\n        )\n", 1).replace(
+        "(primals_3);  primals_3 = None", "(primals_3)"
+    )
     assert more != text
     level, summary = graph_diff.describe(text, more)
     assert (level, summary) == (Level.SIGNATURE, ["outputs 5 → 6"])
