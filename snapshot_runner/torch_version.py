@@ -1,7 +1,9 @@
 """Torch versions, PEP 440: the one place that parses, orders and compares them.
 
 Nightlies ``2.10.0.dev20251015`` sort before ``2.10.0``; a local part
-(``+cu130``) is not part of the version: ``2.14.1+cu130`` is ``2.14.1``.
+(``+cu130``) is not part of the version: ``2.14.1+cu130`` is ``2.14.1``. It is
+the build variant (``build_variant``): the reference torch is ``2.13.0+cpu``,
+registry builds are ``+cu130``/``+cu132``.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ try:
 except ImportError:  # a torch-only worker environment: torch vendors packaging
     from torch._vendor.packaging.version import InvalidVersion, Version  # type: ignore[assignment]  # the same classes, vendored
 
-__all__ = ["InvalidVersion", "Version", "VersionError", "base_version", "is_torch_version", "order_versions", "parse_version", "same_version"]
+__all__ = ["InvalidVersion", "Version", "VersionError", "base_version", "build_variant", "is_torch_version", "order_versions", "parse_version", "same_version"]
 
 
 class VersionError(ValueError):
@@ -35,6 +37,15 @@ def is_torch_version(text: str) -> bool:
     except VersionError:
         return False
     return True
+
+
+def build_variant(text: str) -> str:
+    """The PEP 440 local version, the build variant: ``2.14.1+cu130`` -> ``cu130``,
+    ``torch==2.13.0+cpu`` -> ``cpu``; ``""`` where there is none (``2.14.1``)."""
+    try:
+        return Version(text.removeprefix("torch==")).local or ""
+    except InvalidVersion:
+        raise VersionError(f"not a torch version: {text!r} (expected e.g. 2.14.1+cu130)") from None
 
 
 def base_version(text: str) -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from snapshot_runner.capture.artifacts import Family, family
-from snapshot_runner.drift import graph_diff, semantic
+from snapshot_runner.drift import graph_diff, graph_text, semantic
 from snapshot_runner.drift.semantic import Level
 from snapshot_runner.drift.structure import describe
 
@@ -26,10 +26,11 @@ def artifacts(name: str) -> dict[tuple[str, str], str]:
     return {(c["name"], key): text for c in report["cases"] for key, text in c["artifacts"].items()}
 
 
-def changed_graphs(pair: str) -> list[tuple[str, str, str, str]]:
-    """(case, key, before, after) of every graph artifact that differs between the two captures of ``pair``."""
+def changed_graphs(pair: str, prefix: str = "") -> list[tuple[str, str, str, str]]:
+    """(case, key, before, after) of every graph artifact that differs between the two captures of ``pair``
+    (``prefix``: another project's, ``torchao_``)."""
     before_version, after_version = pair.split("_to_")
-    old, new = artifacts(f"{pair}.{before_version}.json"), artifacts(f"{pair}.{after_version}.json")
+    old, new = artifacts(f"{prefix}{pair}.{before_version}.json"), artifacts(f"{prefix}{pair}.{after_version}.json")
     return [(c, k, old[c, k], new[c, k]) for (c, k) in sorted(old) if family(k) == Family.GRAPH and old[c, k] != new.get((c, k))]
 
 
@@ -110,6 +111,17 @@ def test_real_2_13_0_to_2_14_1_signature_changes_keep_their_classification():
     assert levels["subclasses.torch_function::disabled_torch_function_transposes", "dynamo_graph"] == Level.STRUCTURAL
     # The old classifier called this backward "structural"; it is two nodes renamed.
     assert levels["inductor.models::layer_norm", "aot_backward"] == Level.RENAMED
+
+
+def test_real_torchao_2_13_0_to_2_14_1_classifications():
+    levels = {(case, key): graph_diff.describe(before, after) for case, key, before, after in changed_graphs("2.13.0_to_2.14.1", prefix="torchao_")}
+    # The forwards compute the same and save other tensors for backward: signature (was structural before issue 18).
+    assert levels["float8_training::float8_linear_training", "aot_forward"] == (Level.SIGNATURE, ["outputs 6 → 4"])
+    assert levels["nf4_linear::nf4_linear", "aot_forward"] == (Level.SIGNATURE, ["outputs 2 → 6"])
+    # The backwards recompute the weight's scale / dequantize the NF4 weight: ops change.
+    float8_backward, nf4_backward = levels["float8_training::float8_linear_training", "aot_backward"], levels["nf4_linear::nf4_linear", "aot_backward"]
+    assert float8_backward[0] == Level.STRUCTURAL and {"aten._to_copy.default 4 → 6", "aten.abs.default 1 → 2"} <= set(float8_backward[1])
+    assert nf4_backward[0] == Level.STRUCTURAL and "aten.__rshift__.Scalar 0 → 1" in nf4_backward[1]
 
 
 def test_aligned_diff_of_a_real_signature_change_shows_no_renames():
@@ -212,3 +224,90 @@ def test_layout_only_change_is_text():
 def test_levels_are_ordered_least_change_first(level: Level):
     assert level.rank == list(Level).index(level)
     assert Level.TEXT.rank < Level.RENAMED.rank < Level.REORDERED.rank < Level.METADATA.rank < Level.SIGNATURE.rank < Level.STRUCTURAL.rank
+
+
+# --- every statement form carries its references (issue 18) ----------------------------------
+
+ALIASES_INPUT = REPO / "snapshots/subclasses/torch_function/make_subclass_aliases_input/dynamo_graph.txt"
+NF4 = REPO / "examples/torchao/snapshots/nf4_linear/nf4_linear/dynamo_graph.txt"
+FLOAT8 = REPO / "examples/torchao/snapshots/float8_training/float8_linear_training/dynamo_graph.txt"
+
+
+def test_nested_tuple_return_is_one_output_per_element():
+    graphs = semantic.parse(NF4.read_text())
+    fwd_body = next(g for g in graphs if g.title == "fwd_body_0")
+    assert [(o.ref, o.descriptor) for o in fwd_body.outputs] == [("outs", "at [0, 0]"), ("l_weight_", "at [1, 0]")]
+    # The forward now returns the weight: a real change, never "text".
+    text = NF4.read_text()
+    swapped = text.replace("return ((outs,), (l_weight_,))", "return ((l_weight_,), (outs,))")
+    assert swapped != text
+    assert graph_diff.describe(text, swapped)[0].rank >= Level.METADATA.rank
+
+
+def test_augmented_assignment_reads_and_rebinds_its_name_and_is_a_barrier():
+    (graph,) = semantic.parse(ALIASES_INPUT.read_text())
+    augmented = [n for n in graph.nodes if n.template.startswith(graph_text.REF + " +=")]
+    assert [(n.refs, n.ordered) for n in augmented] == [(("L_x_",), True), (("z",), True)]
+    # Several statements on one line: ``x: ... = l_x_`` reads the tensor the ``+=`` wrote.
+    x = next(n for n in graph.nodes if n.name == "x")
+    assert x.refs == (augmented[0].name,)
+
+
+def test_a_read_moved_across_an_augmented_assignment_is_structural():
+    text = ALIASES_INPUT.read_text()
+    # ``ret`` reads ``data`` (``l_x_.detach()``, which aliases x) after ``l_x_ += 1``; before it, it reads other numbers.
+    moved = swap_lines(text, "l_x_ += 1", "ret:")
+    assert moved != text
+    assert graph_diff.describe(text, moved)[0] == Level.STRUCTURAL
+    # The ``+=`` below its own reader, too.
+    below = swap_lines(text, "z += 3", "ret_1:")
+    assert graph_diff.describe(text, below)[0] == Level.STRUCTURAL
+
+
+def test_consistent_rename_of_a_name_bound_by_augmented_assignment_is_renamed():
+    text = ALIASES_INPUT.read_text()
+    renamed = re.sub(r"\bz\b", "w", text)
+    assert renamed != text and is_consistent_renaming(text, renamed)
+    assert graph_diff.describe(text, renamed)[0] == Level.RENAMED
+
+
+def test_identical_nodes_that_swap_places_are_not_a_signature_change():
+    text = FLOAT8.read_text()
+    swapped = swap_lines(text, "scaled_mmconfig_1 =", "scaled_mmconfig_2 =")
+    assert swapped != text
+    assert graph_diff.describe(text, swapped)[0] in (Level.RENAMED, Level.REORDERED)
+    # Not identical: the first config (other flags) and the second exchanging their values is a real change.
+    first, second = "ScaledMMConfig(False, True, False, False)", "ScaledMMConfig(False, False, False, False)"
+    different = text.replace(first, "FIRST", 1).replace(second, first, 1).replace("FIRST", second, 1)
+    assert different != text
+    assert graph_diff.describe(text, different)[0].rank >= Level.METADATA.rank
+
+
+def test_more_outputs_over_an_identical_body_is_a_signature_change():
+    # As optimum-quanto's qint4 aot_forward saving 5 outputs for backward where it saved 3.
+    text = (GOLDENS / "twotensor_view_mul/aot_forward.txt").read_text()
+    more = text.replace("        )\n", "            clone,  # SavedForBackwardsAOTOutput(idx=2)\n        )\n", 1).replace(
+        "(primals_3);  primals_3 = None", "(primals_3)"
+    )
+    assert more != text
+    level, summary = graph_diff.describe(text, more)
+    assert (level, summary) == (Level.SIGNATURE, ["outputs 5 → 6"])
+
+
+def test_multiple_targets_setitem_and_statements_on_one_line():
+    text = """class GraphModule(torch.nn.Module):
+    def forward(self, L_x_: "f32[4]", L_y_: "f32[4]"):
+        a = b = torch.sin(L_x_);  c: "f32[4]" = torch.cos(L_y_)
+        a[0] = c
+        d: "f32[4]" = b * 2
+        return (d,)
+"""
+    (graph,) = semantic.parse(text)
+    assert [n.op for n in graph.nodes] == ["torch.sin", "torch.cos", "\x00[0] = \x00", "operator *"]
+    assert graph.nodes[2].refs == ("a", "c") and graph.nodes[2].ordered
+    assert graph.nodes[3].refs == ("a",)  # ``b`` is ``a``
+    # Reading b before the write into a reads other numbers.
+    assert graph_diff.describe(text, swap_lines(text, "a[0] = c", "d:"))[0] == Level.STRUCTURAL
+    # A nested list in a call carries its references: ``cat([a, c])`` is not ``cat([c, a])``.
+    cat = text.replace('d: "f32[4]" = b * 2', 'd: "f32[8]" = torch.cat([a, c])')
+    assert graph_diff.describe(cat, cat.replace("torch.cat([a, c])", "torch.cat([c, a])"))[0] == Level.STRUCTURAL

@@ -87,6 +87,11 @@ class BisectReport:
         run = self.runs.get(version)
         return run.environment.get("torch_git_sha") if run else None
 
+    def _torch_build(self, version: str) -> str | None:
+        """The build a verdict came from, variant included (``2.14.0+cu130``)."""
+        run = self.runs.get(version)
+        return run.environment["torch_version"] if run else None
+
     def compare_url(self, point: ChangePoint) -> str | None:
         good, bad = self.sha(point.last_good), self.sha(point.first_bad)
         return f"https://github.com/pytorch/pytorch/compare/{good}...{bad}" if good and bad else None
@@ -109,7 +114,7 @@ class BisectReport:
                 }
                 for p in self.search.change_points
             ],
-            "verdicts": [dataclasses.asdict(v) for v in self.search.verdicts.values()],
+            "verdicts": [{**dataclasses.asdict(v), "torch_build": self._torch_build(v.version)} for v in self.search.verdicts.values()],
             "captured": self.captured,
             "skipped": self.search.skipped,
             "reused": self.search.reused,

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from snapshot_runner.bisect.bisector import BisectReport
 from snapshot_runner.bisect.search import ChangePoint, Judgement, Verdict
+from snapshot_runner.drift import builds
 from snapshot_runner.drift.renderers.markdown import fenced_diff
 
 FORMATS = ("text", "md", "json")
@@ -27,13 +28,33 @@ def _source(verdict: Verdict) -> str:
     return "tried" if verdict.verdict == Judgement.SKIP else "captured"
 
 
+def _build(report: BisectReport, version: str) -> builds.Build | None:
+    """The build a version's verdict came from (``2.14.0+cu130`` on ``cpu``); None where none ran."""
+    run = report.runs.get(version)
+    return builds.build_of({"environment": run.environment}) if run else None
+
+
+def _variant(report: BisectReport, version: str) -> str:
+    build = _build(report, version)
+    return build.variant if build else "-"
+
+
+def _builds_line(report: BisectReport) -> str:
+    """Which build variants the ends and the candidates were: the reference is ``+cpu``, the index's builds ``+cu130``/``+cu132``."""
+    found: dict[str, list[str]] = {}
+    for version in dict.fromkeys([report.good.version, *report.search.verdicts, report.bad.version]):
+        found.setdefault(_variant(report, version), []).append(version)
+    return "build variants: " + "; ".join(f"{variant}: {', '.join(versions)}" for variant, versions in found.items())
+
+
 def _summary_lines(report: BisectReport) -> list[str]:
     lines = [
         f"bisect {report.target}: good {report.good.ref} (torch {report.good.run.environment['torch_version']}), "
         f"bad {report.bad.ref} (torch {report.bad.run.environment['torch_version']})",
+        _builds_line(report),
     ]
     for verdict in report.search.verdicts.values():
-        lines.append(f"  {verdict.version:<24} {verdict.verdict:<5} {verdict.detail} ({_source(verdict)})")
+        lines.append(f"  {verdict.version:<24} {verdict.verdict:<5} {verdict.detail} ({_source(verdict)}, build {_variant(report, verdict.version)})")
     lines.append(f"versions captured: {report.captured}, skipped: {report.search.skipped}, reused from history: {report.search.reused}")
     return lines
 
@@ -48,6 +69,8 @@ def _classification_lines(report: BisectReport, point: ChangePoint) -> list[str]
 
 def _point_lines(report: BisectReport, point: ChangePoint) -> list[str]:
     lines = [_answer(point), *_classification_lines(report, point)]
+    if note := builds.difference(_build(report, point.last_good), _build(report, point.first_bad)):
+        lines.append(note)
     good_sha, bad_sha = report.sha(point.last_good), report.sha(point.first_bad)
     if good_sha or bad_sha:
         lines.append(f"torch git: {point.last_good} = {good_sha or '?'}, {point.first_bad} = {bad_sha or '?'}")
@@ -72,9 +95,9 @@ def render_markdown(report: BisectReport) -> str:
         lines += [f"- {line}" for line in _point_lines(report, point)[1:]]
         diff = report.diffs.get(point.span, "").rstrip("\n")
         lines += ["", "<details><summary>diff across the boundary</summary>", "", fenced_diff(diff), "</details>", ""]
-    lines += ["| version | verdict | detail | from |", "|---|---|---|---|"]
+    lines += [_builds_line(report), "", "| version | verdict | detail | from | build variant |", "|---|---|---|---|---|"]
     for v in report.search.verdicts.values():
-        lines.append(f"| {v.version} | {v.verdict} | {v.detail.replace('|', '/')} | {_source(v)} |")
+        lines.append(f"| {v.version} | {v.verdict} | {v.detail.replace('|', '/')} | {_source(v)} | {_variant(report, v.version)} |")
     counts = f"Versions captured: {report.captured}; skipped: {report.search.skipped}; reused from history: {report.search.reused}."
     lines += ["", counts, "", f"Reproduce: `{report.command}`"]
     return "\n".join(lines) + "\n"

@@ -251,6 +251,8 @@ def cmd_drift(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         out.write(text)
     counts = report.counts()
     print(f"drift {report.before.title} → {report.after.title}: " + ", ".join(f"{n} {s}" for s, n in counts.items()), file=err)
+    if note := report.build_difference():
+        print(note, file=err)
     classes = report.classification_counts()
     if classes:
         print("changed artifacts: " + ", ".join(f"{n} {level}" for level, n in classes.items()), file=err)

@@ -19,6 +19,7 @@ from typing import Any
 from snapshot_runner.capture.artifacts import Family, family
 from snapshot_runner.capture.names import name_of_golden_parts, split_case_name
 from snapshot_runner.capture.results import CaptureReport, CaseStatus, load_error_module
+from snapshot_runner.drift import builds
 from snapshot_runner.drift.bounded import cap_text, unified_diff
 from snapshot_runner.drift.semantic import Level
 from snapshot_runner.drift.structure import describe, fails
@@ -265,6 +266,10 @@ class DriftReport:
         found = [a.classification for c in self.cases for a in c.changed_artifacts if a.change == Change.CHANGED]
         return {level: found.count(level) for level in Level if level in found}
 
+    def build_difference(self) -> str:
+        """A plain line where the sides ran other build variants or devices; "" where not."""
+        return builds.difference(builds.build_of(self.before.description), builds.build_of(self.after.description))
+
     @property
     def has_changes(self) -> bool:
         return any(c.status != Change.UNCHANGED for c in self.cases)
@@ -282,12 +287,18 @@ class DriftReport:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "from": {"ref": self.before.ref, "title": self.before.title, **self.before.description},
-            "to": {"ref": self.after.ref, "title": self.after.title, **self.after.description},
+            "from": {"ref": self.before.ref, "title": self.before.title, "build": _build_json(self.before), **self.before.description},
+            "to": {"ref": self.after.ref, "title": self.after.title, "build": _build_json(self.after), **self.after.description},
+            "build_difference": self.build_difference() or None,
             "counts": {**self.counts(), **self.graph_and_guard_counts()},
             "classifications": self.classification_counts(),
             "cases": [c.to_json() for c in self.cases],
         }
+
+
+def _build_json(side: Side) -> dict[str, str] | None:
+    build = builds.build_of(side.description)
+    return {"torch_version": build.torch_version, "variant": build.variant, "device": build.device} if build else None
 
 
 def _artifact_changes(before: StoredResult | None, after: StoredResult | None) -> list[ArtifactDrift]:

@@ -1,7 +1,10 @@
 """What changed between two graphs, in words and as a diff: the nodes of one
 graph aligned with those of the other (by dataflow, then by the sequence of
 ops), so the summary and the diff speak in the old graph's names and renames
-or moves do not show as changes."""
+or moves do not show as changes. The diff never invents: a line the text
+leaves unchanged reads the same on both sides, a node with no counterpart keeps
+its own name, and one matched to a node of another op shows both (``gelu→relu``);
+tests/test_semantic_view.py checks it as a property."""
 
 from __future__ import annotations
 
@@ -9,20 +12,47 @@ import difflib
 from collections import Counter
 from collections.abc import Sequence
 
-from snapshot_runner.drift.semantic import Graph, Level, View, canonical_order, graph_level, parse, topological
+from snapshot_runner.drift.graph_text import Graph, parse
+from snapshot_runner.drift.semantic import Level, View, canonical_order, graph_level, topological
 
 # --- alignment: which node of one graph is which of the other ------------------------
 
 
-def align(old: Graph, new: Graph) -> dict[str, str]:
-    """new name -> old name, for inputs and nodes that correspond: inputs by
-    descriptor, then position; nodes by op and (aligned) arguments, then by their
-    place in the sequence of ops."""
-    mapping: dict[str, str] = {}
-    by_descriptor = {inp.descriptor: inp.name for inp in old.inputs if inp.descriptor}
-    free_old = [inp for inp in old.inputs if inp.descriptor not in {n.descriptor for n in new.inputs} or not inp.descriptor]
+def _same_text(old: Graph, new: Graph) -> dict[str, str]:
+    """Inputs and nodes whose text the two graphs share (name, type, op and the
+    names they read), each mapped to itself, and the names those read: a line the
+    raw diff leaves unchanged must read the same in the aligned view."""
+    anchors: dict[str, str] = {}
+    old_inputs = {i.name: i for i in old.inputs}
+    old_nodes = {n.name: (n.ann, n.template, n.refs) for n in old.nodes}
+    for inp in new.inputs:
+        if old_inputs.get(inp.name) == inp:
+            anchors[inp.name] = inp.name
+    read: list[str] = []
+    for node in new.nodes:
+        if old_nodes.get(node.name) == (node.ann, node.template, node.refs):
+            anchors[node.name] = node.name
+            read += node.refs
+    old_outputs = set(old.outputs)
+    read += [o.ref for o in new.outputs if o in old_outputs and (o.descriptor or new.outputs == old.outputs)]
+    known = {i.name for i in old.inputs} | set(old_nodes)
+    anchors.update({name: name for name in read if name in known})
+    return anchors
+
+
+def align(old: Graph, new: Graph, *, by_text: bool = False) -> dict[str, str]:
+    """new name -> old name, for inputs and nodes that correspond: (``by_text``:
+    those with the same text first) inputs by descriptor, then position; nodes by
+    op and (aligned) arguments, then by their place in the sequence of ops."""
+    mapping: dict[str, str] = _same_text(old, new) if by_text else {}
+    taken = set(mapping.values())
+    by_descriptor = {inp.descriptor: inp.name for inp in old.inputs if inp.descriptor and inp.name not in taken}
+    new_descriptors = {n.descriptor for n in new.inputs if n.name not in mapping}
+    free_old = [inp for inp in old.inputs if inp.name not in taken and (inp.descriptor not in new_descriptors or not inp.descriptor)]
     free_new = []
     for inp in new.inputs:
+        if inp.name in mapping:
+            continue
         if inp.descriptor and inp.descriptor in by_descriptor:
             mapping[inp.name] = by_descriptor[inp.descriptor]
         else:
@@ -56,15 +86,45 @@ def align(old: Graph, new: Graph) -> dict[str, str]:
     return mapping
 
 
-def _render(graph: Graph, names: dict[str, str], order: Sequence[int]) -> list[str]:
-    lines = [f"# {graph.title}", "inputs:"]
-    lines += [f"    {names.get(i.name, i.name)}: {i.ann!r}" + (f"  # {i.descriptor}" if i.descriptor not in ("", i.name) else "") for i in graph.inputs]
+# A line of the aligned view, and the line of the text it shows (-1: a heading).
+Shown = tuple[str, int]
+
+
+def _render(graph: Graph, names: dict[str, str], order: Sequence[int], labels: dict[str, str] | None = None) -> list[Shown]:
+    """The graph's lines, each reference written by ``names`` and each input or node
+    labelled by ``labels`` (``gelu→relu``) or else by ``names``."""
+    label = {**names, **(labels or {})}
+    lines: list[Shown] = [(f"# {graph.title}", -1), ("inputs:", -1)]
+    lines += [
+        (f"    {label.get(i.name, i.name)}: {i.ann!r}" + (f"  # {i.descriptor}" if i.descriptor not in ("", i.name) else ""), i.line) for i in graph.inputs
+    ]
     for i in order:
         node = graph.nodes[i]
-        lines.append(f"{names.get(node.name, node.name)}: {node.ann!r} = {node.body(names)}")
-    lines.append("outputs:")
-    lines += [f"    {names.get(o.ref, o.ref)}" + (f"  # {o.descriptor}" if o.descriptor else "") for o in graph.outputs]
+        # A statement that writes in place (``x += 1``, ``x[0] = y``) is shown as written: it binds no new name.
+        shown = node.body(names) if node.mutates else f"{label.get(node.name, node.name)}: {node.ann!r} = {node.body(names)}"
+        lines.append((shown, node.line))
+    lines.append(("outputs:", -1))
+    lines += [(f"    {names.get(o.ref, o.ref)}" + (f"  # {o.descriptor}" if o.descriptor else ""), o.line) for o in graph.outputs]
     return lines
+
+
+def _shown(old: Graph, new: Graph, mapping: dict[str, str]) -> dict[str, str]:
+    """The correspondences the view names by the old name: not an input matched
+    only by its place that is another input (another descriptor or type: a new
+    packed ``u8`` input is not the old ``sub``); it keeps its own name."""
+    old_inputs = {i.name: i for i in old.inputs}
+    other = {
+        i.name
+        for i in new.inputs
+        if (was := old_inputs.get(mapping.get(i.name, ""))) is not None and was.name != i.name and (was.descriptor, was.ann) != (i.descriptor, i.ann)
+    }
+    return {n: o for n, o in mapping.items() if n not in other}
+
+
+def _labels(old: Graph, new: Graph, mapping: dict[str, str]) -> dict[str, str]:
+    """Both names where a node matched to an old one computes another op (``gelu→relu``)."""
+    old_ops = {n.name: n.op for n in old.nodes}
+    return {n.name: f"{mapping[n.name]}→{n.name}" for n in new.nodes if mapping.get(n.name, n.name) != n.name and old_ops.get(mapping[n.name]) != n.op}
 
 
 def _aligned_order(new: Graph, mapping: dict[str, str], old: Graph) -> list[int]:
@@ -85,23 +145,42 @@ def aligned_diff(old_text: str, new_text: str, before: str = "before", after: st
     return aligned_diff_parsed(parse(old_text), parse(new_text), before, after)
 
 
-def aligned_diff_parsed(old_graphs: Sequence[Graph], new_graphs: Sequence[Graph], before: str = "before", after: str = "after") -> str:
-    """``aligned_diff`` of texts already parsed."""
-    old_lines: list[str] = []
-    new_lines: list[str] = []
+def _text_name(name: str) -> str:
+    """The name the text writes: ``z'`` is the parser's name for ``z`` bound again (``z += 3``)."""
+    return name.rstrip("'")
+
+
+def _own_name(name: str, clashing: set[str]) -> str:
+    """A node with no counterpart keeps its name, primed where that name means another node here
+    (not where the text itself binds the name again: it is written so)."""
+    return name + "'" if name in clashing else _text_name(name)
+
+
+def aligned_views(old_graphs: Sequence[Graph], new_graphs: Sequence[Graph]) -> tuple[list[Shown], list[Shown]]:
+    """The two sides of the aligned view, each line with the text line it shows:
+    ``new`` named like ``old`` where its inputs and nodes correspond (renames do
+    not show), in ``old``'s order (moves do not show); a node or input with no
+    counterpart keeps its own name (primed where that name means another one here)."""
+    old_lines: list[Shown] = []
+    new_lines: list[Shown] = []
     for index in range(max(len(old_graphs), len(new_graphs))):
         old = old_graphs[index] if index < len(old_graphs) else None
         new = new_graphs[index] if index < len(new_graphs) else None
         if old is not None:
-            old_lines += _render(old, {}, range(len(old.nodes)))
+            old_lines += _render(old, {n.name: _text_name(n.name) for n in old.nodes}, range(len(old.nodes)))
         if new is not None:
-            mapping = align(old, new) if old is not None else {}
-            # A node with no counterpart keeps its name unless that name means another node before.
+            mapping = _shown(old, new, align(old, new, by_text=True)) if old is not None else {}
             clashing = set(mapping.values())
-            names = {n: mapping.get(n, n + "'" if n in clashing else n) for n in [i.name for i in new.inputs] + [n.name for n in new.nodes]}
+            names = {n: _text_name(mapping[n]) if n in mapping else _own_name(n, clashing) for n in [i.name for i in new.inputs] + [n.name for n in new.nodes]}
             order = _aligned_order(new, mapping, old) if old is not None else list(range(len(new.nodes)))
-            new_lines += _render(new, names, order)
-    diff = difflib.unified_diff(old_lines, new_lines, before, after, n=2, lineterm="")
+            new_lines += _render(new, names, order, _labels(old, new, mapping) if old is not None else None)
+    return old_lines, new_lines
+
+
+def aligned_diff_parsed(old_graphs: Sequence[Graph], new_graphs: Sequence[Graph], before: str = "before", after: str = "after") -> str:
+    """``aligned_diff`` of texts already parsed."""
+    old_lines, new_lines = aligned_views(old_graphs, new_graphs)
+    diff = difflib.unified_diff([text for text, _ in old_lines], [text for text, _ in new_lines], before, after, n=2, lineterm="")
     return "\n".join(diff) + "\n"
 
 

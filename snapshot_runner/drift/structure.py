@@ -14,7 +14,8 @@ import dataclasses
 
 from snapshot_runner.capture.artifacts import Family, family
 from snapshot_runner.drift import bounded, graph_diff, guard_sets
-from snapshot_runner.drift.semantic import Level, parse
+from snapshot_runner.drift.graph_text import parse
+from snapshot_runner.drift.semantic import Level
 
 SUMMARY_LINES = 8
 

@@ -107,6 +107,7 @@ table.cases td.case { font-family: var(--mono); font-size: 12.5px; word-break: b
 table.cases ul, .summary { margin: 0; padding-left: 16px; }
 table.cases li, .summary li { font-family: var(--mono); font-size: 12px; }
 .muted { color: var(--muted); }
+.verdict.builds { background: #fdf6e3; color: #7a5c00; }
 pre.error { background: #fdf0f0; border-left: 3px solid #d64545; padding: 8px 10px; white-space: pre-wrap;
   overflow-wrap: anywhere; margin: 6px 0; max-height: 20em; overflow: auto; }
 details.diff { border: 1px solid var(--line); border-radius: 6px; margin: 8px 0; }
@@ -191,6 +192,11 @@ def _side_card(role: str, side: Side) -> str:
         rows += [(k, env[k]) for k in ("cuda", "triton", "gpu_name") if env.get(k)]
     items = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in rows)
     return f'<section class="side"><h4>{_e(role)} · {_e(side.ref)}</h4><div class="name">{_e(name)}</div><dl>{items}</dl></section>'
+
+
+def _build_note(report: DriftReport) -> str:
+    note = report.build_difference()
+    return f'<div class="verdict builds">{_e(note)}.</div>' if note else ""
 
 
 def _counts(report: DriftReport) -> str:
@@ -548,6 +554,7 @@ def render(report: DriftReport, *, raw_diff: bool = False) -> str:
 <h1>Graph drift</h1>
 <nav><a href="#changed">changed cases</a><a href="#grid">runs grid</a><a href="#diffs">diffs</a></nav>
 <div class="sides">{_side_card("from", report.before)}<div class="arrow">→</div>{_side_card("to", report.after)}</div>
+{_build_note(report)}
 {_counts(report)}
 {verdict}
 <h2 id="changed">Changed cases</h2>

@@ -93,7 +93,7 @@ def render(report: DriftReport, *, raw_diff: bool = False, now: dt.datetime | No
     for index, (module, cases) in enumerate(by_module):
         suite = ET.SubElement(root, "testsuite", {"name": _xml_text(module), "id": str(index), "timestamp": timestamp, "hostname": hostname})
         properties = ET.SubElement(suite, "properties")
-        for name, value in (("from", report.before.title), ("to", report.after.title)):
+        for name, value in (("from", report.before.title), ("to", report.after.title), ("build_difference", report.build_difference() or "none")):
             ET.SubElement(properties, "property", {"name": name, "value": _xml_text(value)})
         counts = [0, 0, 0]
         for case in cases:

@@ -45,6 +45,7 @@ def render(report: DriftReport, *, raw_diff: bool = False) -> str:
     lines = [
         f"## Graph drift: {report.before.title} → {report.after.title}",
         "",
+        *([f"> **{_cell(note)}.**", ""] if (note := report.build_difference()) else []),
         ", ".join(f"**{n}** {status}" for status, n in counts.items()) + f" (of {len(report.cases)} cases)",
         "",
         "Of the changed cases: {graphs_changed} with graph changes (structural, signature or metadata), {guards_only} with guard changes only.".format(
