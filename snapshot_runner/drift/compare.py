@@ -273,6 +273,21 @@ class DriftReport:
             found += [f"{case.name}/{a.key}" for a in case.changed_artifacts if a.change != Change.CHANGED or fails(a.classification, fail_on)]
         return found
 
+    def at_fail_on(self, fail_on: Level) -> DriftReport:
+        """This report with only what ``--fail-on fail_on`` fails on: changed
+        artifacts below it count as unchanged (the service's fail-on filter)."""
+        cases = []
+        for case in self.cases:
+            if case.status == Change.CHANGED:
+                artifacts = [
+                    a if a.change != Change.CHANGED or fails(a.classification, fail_on) else dataclasses.replace(a, change=Change.UNCHANGED)
+                    for a in case.artifacts
+                ]
+                status = Change.CHANGED if any(a.change != Change.UNCHANGED for a in artifacts) else Change.UNCHANGED
+                case = dataclasses.replace(case, status=status, artifacts=artifacts)
+            cases.append(case)
+        return dataclasses.replace(self, cases=cases)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "from": {"ref": self.before.ref, "title": self.before.title, **self.before.description},
