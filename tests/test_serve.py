@@ -17,7 +17,7 @@ from urllib.parse import quote
 import pytest
 
 from .conftest import REPO, run_cli
-from .served import BISECTED, EVIL_CASE, EVIL_LABEL, OLD, build_history, free_port, record, serving
+from .served import BISECTED, EVIL_CASE, OLD, build_history, free_port, record, serving
 
 pytestmark = pytest.mark.xdist_group("serve")
 
@@ -202,7 +202,7 @@ def test_read_only_store_cannot_write(backend: str, tmp_path: Path, request) -> 
     store = Store.open(db, read_only=True)
     try:
         assert [r.label for r in store.runs()] == ["one"]
-        with pytest.raises(DBAPIError, match="(?i)read.?only"):
+        with pytest.raises(DBAPIError, match=r"(?i)read.?only"):
             add_bisect(store, {"target": {"case": "c", "artifact": None}})
     finally:
         store.close()

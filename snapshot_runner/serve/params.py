@@ -8,7 +8,7 @@ from typing import TypeVar
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
-E = TypeVar("E", bound=enum.StrEnum)
+E = TypeVar("E", bound=enum.Enum)
 
 # Longer values are no label, case name or REF any run has.
 MAX_TEXT = 400
@@ -44,4 +44,4 @@ def choice(request: Request, name: str, kind: type[E]) -> E | None:
     try:
         return kind(value)
     except ValueError:
-        raise HTTPException(400, f"{name}: expected one of {', '.join(kind)}, got {value[:40]!r}") from None
+        raise HTTPException(400, f"{name}: expected one of {', '.join(str(k.value) for k in kind)}, got {value[:40]!r}") from None

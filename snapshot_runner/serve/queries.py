@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from snapshot_runner.drift.structure import describe
 from snapshot_runner.history.bisects import bisects_of
-from snapshot_runner.history.models import ArtifactKey, Artifact, CaseOutcome, Environment, Run, RunKind, RunStatus, StoredCase
+from snapshot_runner.history.models import Artifact, ArtifactKey, CaseOutcome, Environment, Run, RunKind, RunStatus, StoredCase
 from snapshot_runner.history.shards import describe as describe_parts
 from snapshot_runner.history.shards import progress
 from snapshot_runner.history.store import Store, _artifact_rows
@@ -261,9 +261,7 @@ def case_timeline(store: Store, name: str, levels: Levels) -> dict[str, Any] | N
         for run_id, digest in by_key[key]:
             run = runs[run_id]
             number = numbers.setdefault(digest, len(numbers) + 1)
-            version = versions.setdefault(
-                digest, {"version": number, "sha256": digest, "runs": 0, "first_run": run, "torch_versions": [], "devices": []}
-            )
+            version = versions.setdefault(digest, {"version": number, "sha256": digest, "runs": 0, "first_run": run, "torch_versions": [], "devices": []})
             version["runs"] += 1
             version["last_run"] = run
             for field, value in (("torch_versions", run["torch_version"]), ("devices", run["device"])):
