@@ -94,12 +94,13 @@ def _version_matches(torch_version: str, wanted: str) -> bool:
 
 def resolve_run(store: Store, ref: str, *, include_incomplete: bool = False) -> RunInfo:
     """The run a REF names (``golden`` is not a run; see ``resolve``)."""
-    runs = store.runs(include_incomplete=True)
+    # An id reads one run, not the whole history (the service resolves REFs on every request).
+    runs = [] if ref.isdigit() else store.runs(include_incomplete=True)
     # Named by anything but an id, a run is a suite run: a bisect's
     # single-case captures never stand for a version or for latest.
     usable = [r for r in runs if (include_incomplete or r.status == RunStatus.COMPLETE) and r.kind == RunKind.RECORD]
     # An id, or the key a sharded run's shards share: one run, complete or not.
-    run = next((r for r in runs if r.id == int(ref)), None) if ref.isdigit() else next((r for r in runs if r.run_key == ref), None)
+    run = store.run(int(ref)) if ref.isdigit() else next((r for r in runs if r.run_key == ref), None)
     if ref.isdigit() or run is not None:
         if run is None:
             raise DriftError(f"no run {ref} in {store.url}")

@@ -41,14 +41,15 @@ def _cap(summary: list[str]) -> list[str]:
     return summary
 
 
-def describe(key: str, before: str, after: str, *, from_name: str = "before", to_name: str = "after") -> Description:
-    """Classification, summary and semantic diff of two different texts of ``key``."""
+def describe(key: str, before: str, after: str, *, from_name: str = "before", to_name: str = "after", with_diff: bool = True) -> Description:
+    """Classification, summary and semantic diff of two different texts of ``key``
+    (without ``with_diff``, graphs get no aligned diff: the service's grid needs levels only)."""
     kind = family(key)
     if kind == Family.GRAPH and "def forward(" in before + after:
         # Parsed once: the summary and the aligned diff read the same graphs.
         old, new = parse(before), parse(after)
         level, summary = graph_diff.describe_parsed(old, new)
-        if level in (Level.TEXT, Level.RENAMED, Level.REORDERED):
+        if level in (Level.TEXT, Level.RENAMED, Level.REORDERED) or not with_diff:
             view = "; ".join(summary) + "\n"
         else:
             view = graph_diff.aligned_diff_parsed(old, new, f"{from_name}/{key}", f"{to_name}/{key}")

@@ -178,7 +178,7 @@ def migrate(engine: Engine, *, create: bool = True, read_only: bool = False) -> 
         if current == head:
             return
         if read_only and current is not None and current in {s.revision for s in scripts.walk_revisions()}:
-            raise StoreError(f"database schema {current} is older than this snapshot-runner's ({head}): run any writing command once (e.g. `snapshot-runner record`) to upgrade it")
+            raise StoreError(f"database schema {current} is older than this snapshot-runner's ({head}): run `snapshot-runner runs` once to upgrade it")
         if current is None and inspect(connection).get_table_names():
             raise StoreError(f"{redact_url(str(engine.url))} holds tables but is not a snapshot-runner history database")
         if current is None and (read_only or (not create and connection.dialect.name == "sqlite")):

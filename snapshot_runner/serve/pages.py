@@ -15,12 +15,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.templating import Jinja2Templates
 
 from snapshot_runner import __version__
-from snapshot_runner.drift.compare import DriftError, DriftReport, Side, compare, resolve, version_matrix
+from snapshot_runner.drift.compare import Change, DriftError, DriftReport, Side, compare, resolve, version_matrix
 from snapshot_runner.drift.renderers import html
 from snapshot_runner.drift.semantic import Level
 from snapshot_runner.history.models import RunKind
 from snapshot_runner.history.store import Store
 from snapshot_runner.serve import params
+from snapshot_runner.serve.cells import grid_cells
 from snapshot_runner.serve.links import page_link, url
 from snapshot_runner.serve.queries import Levels, Page, RunFilters, case_timeline, grid, runs_page
 
@@ -42,7 +43,9 @@ class Site:
         self.snapshots_dir = snapshots_dir
         self.levels = Levels(store)
         self.templates = Jinja2Templates(directory=str(TEMPLATES))
-        self.templates.env.globals.update(url=url, page_link=page_link, colour=html.version_colour, version=__version__, database=store.url)
+        self.templates.env.globals.update(
+            url=url, page_link=page_link, grid_cells=grid_cells, colour=html.version_colour, version=__version__, database=store.url
+        )
 
     def page(self, request: Request, template: str, context: dict[str, Any], status: int = 200) -> Response:
         return self.templates.TemplateResponse(request, template, context, status_code=status)
@@ -120,8 +123,9 @@ class Site:
         names, pages = page.of(sorted(set(sides[0].results) | set(sides[1].results)))
         sides = [_only(side, set(names), artifact) for side in sides]
         report = compare(*sides)
-        if with_matrix:
-            report.matrix = version_matrix(self.store, list(names), also=tuple(s.run_id for s in sides))
+        if with_matrix:  # of the changed cases: the grid page has the others
+            changed = [c.name for c in report.cases if c.status != Change.UNCHANGED]
+            report.matrix = version_matrix(self.store, changed, also=tuple(s.run_id for s in sides))
         if fail_on is not None:
             report = report.at_fail_on(fail_on)
         query = {"from": refs[0], "to": refs[1], "case": case, "artifact": artifact, "k": substring, "fail_on": fail_on, "per_page": page.size}

@@ -80,7 +80,7 @@ class Levels:
             if len(self.known) + len(missing) > self.size:
                 self.known.clear()
             for key, old, new in missing:
-                self.known[(key, old, new)] = str(describe(key, texts.get(old, ""), texts.get(new, "")).level)
+                self.known[(key, old, new)] = str(describe(key, texts.get(old, ""), texts.get(new, ""), with_diff=False).level)
         return {change: self.known[change] for change in wanted}
 
 
@@ -221,6 +221,7 @@ def grid(store: Store, *, last: int, page: Page, substring: str | None, device: 
     return {
         "runs": [summaries[i] for i in run_ids],
         "rows": table,
+        "most": max((c.get("version", 0) for row in table for c in row["cells"]), default=0),
         "cases": len(names),
         "page": page.number,
         "pages": pages,
