@@ -197,7 +197,8 @@ def grid(store: Store, *, last: int, page: Page, substring: str | None, device: 
     shown, pages = page.of(names)
     matrix = store.version_matrix(run_ids, shown)
     pending: list[tuple[dict[str, Any], tuple[str, str, str]]] = []  # a changed cell, its change
-    table = []
+    table: list[dict[str, Any]] = []
+    most = 0  # the most versions a row has: the page's palette
     for case, key in sorted(matrix):
         by_run = matrix[(case, key)]
         numbers: dict[str, int] = {}
@@ -214,6 +215,7 @@ def grid(store: Store, *, last: int, page: Page, substring: str | None, device: 
                 last_seen = (run_id, digest)
             cells.append(cell)
         table.append({"case": case, "key": key, "cells": cells})
+        most = max(most, len(numbers))
     found = levels.of(change for _, change in pending)
     for cell, change in pending:
         cell["classification"] = found[change]
@@ -221,7 +223,7 @@ def grid(store: Store, *, last: int, page: Page, substring: str | None, device: 
     return {
         "runs": [summaries[i] for i in run_ids],
         "rows": table,
-        "most": max((c.get("version", 0) for row in table for c in row["cells"]), default=0),
+        "most": most,
         "cases": len(names),
         "page": page.number,
         "pages": pages,
