@@ -11,7 +11,9 @@ import dataclasses
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, func, literal, or_, select, union_all
+from sqlalchemy import case as sql_case
+from sqlalchemy.orm import aliased
 
 from snapshot_runner.drift.structure import describe
 from snapshot_runner.history.bisects import bisects_of
@@ -109,28 +111,38 @@ def _previous_comparable(rows: list[RunRow]) -> dict[int, int]:
     return found
 
 
-def _outcomes(store: Store, run_ids: set[int]) -> dict[int, dict[int, tuple[str, int | None]]]:
-    """Run id → case id → (status, artifact set id)."""
-    found: dict[int, dict[int, tuple[str, int | None]]] = {i: {} for i in run_ids}
-    if run_ids:
-        query = select(CaseOutcome.run_id, CaseOutcome.case_id, CaseOutcome.status, CaseOutcome.artifact_set_id).where(CaseOutcome.run_id.in_(run_ids))
-        with store.session() as session:
-            for run_id, case_id, status, set_id in session.execute(query):
-                found[run_id][case_id] = (status, set_id)
+def _changes(store: Store, pairs: dict[int, int], finished: set[int]) -> dict[int, dict[str, int]]:
+    """Run id → cases changed, added, removed and unchanged since its previous run
+    (``pairs``: run id → that run), counted by the database, not read row by
+    row; a run still recording (not in ``finished``) has removed nothing yet."""
+    if not pairs:
+        return {}
+    # The pairs as a table (SQLite has no VALUES with column names).
+    pair = union_all(*(select(literal(run).label("run_id"), literal(previous).label("previous_id")) for run, previous in pairs.items())).subquery("pairs")
+    now, before = aliased(CaseOutcome), aliased(CaseOutcome)
+    differs = or_(now.status != before.status, now.artifact_set_id.is_distinct_from(before.artifact_set_id))
+    query = (
+        select(
+            pair.c.run_id,
+            func.count(before.case_id),
+            func.sum(sql_case((before.case_id.is_(None), 1), else_=0)),
+            func.sum(sql_case((and_(before.case_id.is_not(None), differs), 1), else_=0)),
+        )
+        .select_from(pair)
+        .join(now, now.run_id == pair.c.run_id)
+        .outerjoin(before, and_(before.run_id == pair.c.previous_id, before.case_id == now.case_id))
+        .group_by(pair.c.run_id)
+    )
+    sizes = select(CaseOutcome.run_id, func.count()).where(CaseOutcome.run_id.in_(set(pairs.values()))).group_by(CaseOutcome.run_id)
+    with store.session() as session:
+        counted = {run_id: (int(both), int(added or 0), int(changed or 0)) for run_id, both, added, changed in session.execute(query)}
+        stored = dict(session.execute(sizes).all())
+    found = {}
+    for run_id, previous in pairs.items():
+        both, added, changed = counted.get(run_id, (0, 0, 0))
+        removed = stored.get(previous, 0) - both if run_id in finished else 0
+        found[run_id] = {"changed": changed, "added": added, "removed": removed, "unchanged": both - changed}
     return found
-
-
-def _changes(now: dict[int, tuple[str, int | None]], before: dict[int, tuple[str, int | None]], finished: bool) -> dict[str, int]:
-    """Cases changed, added and removed since the previous run; a run still
-    recording has removed nothing yet."""
-    both = now.keys() & before.keys()
-    changed = sum(now[c] != before[c] for c in both)
-    return {
-        "changed": changed,
-        "added": len(now.keys() - before.keys()),
-        "removed": len(before.keys() - now.keys()) if finished else 0,
-        "unchanged": len(both) - changed,
-    }
 
 
 def runs_page(store: Store, filters: RunFilters, page: Page) -> dict[str, Any]:
@@ -139,18 +151,17 @@ def runs_page(store: Store, filters: RunFilters, page: Page) -> dict[str, Any]:
     shown, pages = page.of(kept)
     previous = _previous_comparable(rows)
     infos = store.runs_by_id(r.id for r in shown)
-    outcomes = _outcomes(store, {r.id for r in shown} | {previous[r.id] for r in shown if r.id in previous})
+    finished = {r.id for r in infos if r.status != RunStatus.INCOMPLETE}
+    changes = _changes(store, {r.id: previous[r.id] for r in infos if r.id in previous}, finished)
     parts = progress(store, [r.run_key for r in infos if r.run_key])
     runs = []
     for info in infos:
-        before = previous.get(info.id)
-        finished = info.status != RunStatus.INCOMPLETE
         shards = parts.get(info.run_key or "", [])
         runs.append(
             info.to_json()
             | {
-                "previous": before,
-                "changes": _changes(outcomes[info.id], outcomes[before], finished) if before is not None else None,
+                "previous": previous.get(info.id),
+                "changes": changes.get(info.id),
                 "shards": [{"shard": p.shard, "shards": p.shards, "status": p.status, "attempts": p.attempts} for p in shards],
                 "shards_summary": describe_parts(shards) if shards else None,
             }
