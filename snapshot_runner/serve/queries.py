@@ -8,6 +8,7 @@ render the same dicts, so they cannot disagree. Field names follow
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -73,9 +74,14 @@ class Levels:
     def __init__(self, store: Store, size: int = 50_000) -> None:
         self.store, self.size = store, size
         self.known: dict[tuple[str, str, str], str] = {}
+        # Requests run on a thread pool; one fills the cache at a time.
+        self.lock = threading.Lock()
 
     def of(self, changes: Iterable[tuple[str, str, str]]) -> dict[tuple[str, str, str], str]:
-        wanted = set(changes)
+        with self.lock:
+            return self._of(set(changes))
+
+    def _of(self, wanted: set[tuple[str, str, str]]) -> dict[tuple[str, str, str], str]:
         missing = wanted - self.known.keys()
         if missing:
             texts = self.store.texts({h for _, old, new in missing for h in (old, new)})
