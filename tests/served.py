@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .conftest import REPO, run_cli
+from .postgres import _free_port as free_port
 
 DATA = REPO / "tests" / "data" / "semantic"
 OLD = DATA / "2.13.0_to_2.14.1.2.13.0.json"
@@ -30,12 +31,6 @@ NEW = DATA / "2.13.0_to_2.14.1.2.14.1.json"
 BISECTED = "subclasses.two_tensor::twotensor_view"
 EVIL_LABEL = '<script>alert("label")</script>'
 EVIL_CASE = "subclasses.two_tensor::<img src=x onerror=alert(2)>"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def record(db: str, label: str, report: Path) -> int:
