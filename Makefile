@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 TORCH_SPEC ?= torch==2.13.0
 PYTEST := $(PY) -m pytest
 
-.PHONY: nightly install lint test test-example test-torch snapshot snapshot-update bench bench-db bench-envs bench-bounds gpu-capture snapshot-gpu clean
+.PHONY: nightly install lint test test-example test-torch snapshot snapshot-update bench bench-db bench-serve bench-envs bench-bounds gpu-capture snapshot-gpu clean
 
 install: $(STAMP)
 
@@ -79,6 +79,11 @@ bench: install
 # drift, history and size against their targets. PostgreSQL: BENCH_DB_ARGS="--db URL".
 bench-db: install
 	$(PY) scripts/bench_db.py $(BENCH_DB_ARGS)
+
+# `serve` over that history: p95 time per page type over real HTTP, target < 300 ms.
+# PostgreSQL: BENCH_SERVE_ARGS="--db URL" (an empty database; it is filled first).
+bench-serve: install
+	$(PY) scripts/bench_serve.py $(BENCH_SERVE_ARGS)
 
 # Making a --torch environment, uv vs pip, torch in the package cache or not (time, extra
 # disk; BENCH_ENVS_ARGS="--runs N --torch V"); then what a warm env adds to a capture.

@@ -23,6 +23,7 @@ from snapshot_runner.capture.results import CaptureReport, CaseStatus
 from snapshot_runner.drift.bounded import unified_diff
 from snapshot_runner.drift.compare import DriftError, resolve_run
 from snapshot_runner.drift.structure import describe
+from snapshot_runner.history.bisects import add_bisect
 from snapshot_runner.history.models import RunKind
 from snapshot_runner.history.store import RunInfo, Store, StoredResult, case_set_fingerprint
 from snapshot_runner.torch_version import base_version, is_torch_version, order_versions, parse_version, same_version
@@ -270,6 +271,8 @@ class Bisector:
         report = BisectReport(self.target, good, bad, search, self.runs, {}, command, self.captured_ends)
         for point in search.change_points:
             report.diffs[point.span], report.classifications[point.span] = self._diff(point)
+        # Kept beside the captures it made: the service's case page shows it.
+        add_bisect(self.store, report.to_json())
         return report
 
     def _diff(self, point: ChangePoint) -> tuple[str, list[dict[str, Any]]]:

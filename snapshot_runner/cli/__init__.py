@@ -14,13 +14,13 @@ import threading
 from collections.abc import Sequence
 from typing import TextIO
 
-from snapshot_runner.cli import bisect, capture, envs, history, init, nightly
+from snapshot_runner.cli import bisect, capture, envs, history, init, nightly, serve
 from snapshot_runner.cli.common import CliError, Exit, Handler, Interrupted, apply_project_config, raise_interrupted
 from snapshot_runner.redact import redact
 from snapshot_runner.terminal import printable
 
 # The command groups in the order `--help` lists them.
-GROUPS = (init, capture, history, bisect, envs, nightly)
+GROUPS = (init, capture, history, bisect, envs, nightly, serve)
 
 
 def parser() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:

@@ -99,12 +99,13 @@ _STATUS_MEANS = {RunStatus.INCOMPLETE: "killed or still running", RunStatus.LOAD
 
 def resolve_run(store: Store, ref: str, *, include_incomplete: bool = False) -> RunInfo:
     """The run a REF names (``golden`` is not a run; see ``resolve``)."""
-    runs = store.runs(include_incomplete=True)
+    # An id reads one run, not the whole history (the service resolves REFs on every request).
+    runs = [] if ref.isdigit() else store.runs(include_incomplete=True)
     # Named by anything but an id, a run is a suite run: a bisect's
     # single-case captures never stand for a version or for latest.
     usable = [r for r in runs if (include_incomplete or r.status == RunStatus.COMPLETE) and r.kind == RunKind.RECORD]
     # An id, or the key a sharded run's shards share: one run, complete or not.
-    run = next((r for r in runs if r.id == int(ref)), None) if ref.isdigit() else next((r for r in runs if r.run_key == ref), None)
+    run = store.run(int(ref)) if ref.isdigit() else next((r for r in runs if r.run_key == ref), None)
     if ref.isdigit() or run is not None:
         if run is None:
             raise DriftError(f"no run {ref} in {store.url}")
@@ -284,6 +285,21 @@ class DriftReport:
                 continue
             found += [f"{case.name}/{a.key}" for a in case.changed_artifacts if a.change != Change.CHANGED or fails(a.classification, fail_on)]
         return found
+
+    def at_fail_on(self, fail_on: Level) -> DriftReport:
+        """This report with only what ``--fail-on fail_on`` fails on: changed
+        artifacts below it count as unchanged (the service's fail-on filter)."""
+        cases = []
+        for case in self.cases:
+            if case.status == Change.CHANGED:
+                artifacts = [
+                    a if a.change != Change.CHANGED or fails(a.classification, fail_on) else dataclasses.replace(a, change=Change.UNCHANGED)
+                    for a in case.artifacts
+                ]
+                status = Change.CHANGED if any(a.change != Change.UNCHANGED for a in artifacts) else Change.UNCHANGED
+                case = dataclasses.replace(case, status=status, artifacts=artifacts)
+            cases.append(case)
+        return dataclasses.replace(self, cases=cases)
 
     def to_json(self) -> dict[str, Any]:
         return {

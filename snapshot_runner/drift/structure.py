@@ -57,8 +57,9 @@ def _whitespace_change(before: str, after: str) -> str | None:
     return "whitespace only: " + ", ".join(k for k in kinds if k)
 
 
-def describe(key: str, before: str, after: str, *, from_name: str = "before", to_name: str = "after") -> Description:
-    """Classification, summary and semantic diff of two different texts of ``key``."""
+def describe(key: str, before: str, after: str, *, from_name: str = "before", to_name: str = "after", with_diff: bool = True) -> Description:
+    """Classification, summary and semantic diff of two different texts of ``key``
+    (without ``with_diff``, graphs get no aligned diff: the service's grid needs levels only)."""
     whitespace = _whitespace_change(before, after)
     if whitespace:
         # Not a guard or count change: each family's parser would read the edit as one.
@@ -71,7 +72,7 @@ def describe(key: str, before: str, after: str, *, from_name: str = "before", to
         # Parsed once: the summary and the aligned diff read the same graphs.
         old, new = parse(before), parse(after)
         level, summary = graph_diff.describe_parsed(old, new)
-        if level in (Level.TEXT, Level.RENAMED, Level.REORDERED):
+        if level in (Level.TEXT, Level.RENAMED, Level.REORDERED) or not with_diff:
             view = "; ".join(summary) + "\n"
         else:
             view = graph_diff.aligned_diff_parsed(old, new, f"{from_name}/{key}", f"{to_name}/{key}")

@@ -180,3 +180,17 @@ class ShardCase(Base):
     run_key: Mapped[str] = mapped_column(String(200), primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
     shard: Mapped[int] = mapped_column(Integer)
+
+
+class BisectResult(Base):
+    """What one ``bisect`` found, kept for the service's case page: its ends,
+    verdicts, change points, classifications and compare links, as the JSON
+    ``bisect --format json`` prints (that JSON is the contract; no columns to keep in step)."""
+
+    __tablename__ = "bisect_results"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_name: Mapped[str] = mapped_column(String(400), index=True)
+    artifact: Mapped[str | None] = mapped_column(String(100))
+    finished_at: Mapped[dt.datetime]
+    result: Mapped[str] = mapped_column(Text)

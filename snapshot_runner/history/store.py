@@ -89,7 +89,7 @@ def _file_identity(url: str) -> tuple[int, int] | None:
     return found.st_dev, found.st_ino
 
 
-def _sqlite_engine(url: str, create: bool) -> Engine:
+def _sqlite_engine(url: str, create: bool, read_only: bool = False) -> Engine:
     if _in_memory(url):
         if create:  # a recording that is thrown away when the command ends
             raise StoreError(f"{redact_url(url)} is an in-memory database: nothing recorded there would be kept; give a file, e.g. {DEFAULT_URL}")
@@ -119,6 +119,8 @@ def _sqlite_engine(url: str, create: bool) -> Engine:
             cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA foreign_keys = ON")
+        if read_only:  # `serve`: SQLite itself refuses any write through this connection
+            cursor.execute("PRAGMA query_only = ON")
         cursor.close()
         if not opened:
             opened.append(_file_identity(url))
@@ -127,16 +129,17 @@ def _sqlite_engine(url: str, create: bool) -> Engine:
     def _begin(connection: Any) -> None:
         # Take the write lock up front: a deferred transaction that upgrades to
         # a writer after another process committed fails at once (SQLITE_BUSY)
-        # instead of waiting.
+        # instead of waiting. A reader takes no lock: it reads beside writers (WAL).
         if opened and opened[0] is not None and _file_identity(url) != opened[0]:
             raise StoreError(f"{make_url(url).database}: the database file was deleted or replaced while in use; nothing more was written")
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
 
 
-def make_engine(url: str, *, create: bool = True) -> Engine:
-    """An engine for ``url``; a SQLite file is made only when ``create``."""
+def make_engine(url: str, *, create: bool = True, read_only: bool = False) -> Engine:
+    """An engine for ``url``; a SQLite file is made only when ``create``; a
+    ``read_only`` one cannot write (the server refuses it)."""
     try:
         parsed = make_url(url)
     except (ArgumentError, ValueError):
@@ -147,8 +150,10 @@ def make_engine(url: str, *, create: bool = True) -> Engine:
         url = parsed.render_as_string(hide_password=False)
     try:
         if parsed.get_backend_name() == "sqlite":
-            return _sqlite_engine(url, create)
-        connect_args = {"connect_timeout": 10} if parsed.get_backend_name() == "postgresql" else {}
+            return _sqlite_engine(url, create and not read_only, read_only)
+        connect_args: dict[str, Any] = {"connect_timeout": 10} if parsed.get_backend_name() == "postgresql" else {}
+        if read_only and parsed.get_backend_name() == "postgresql":
+            connect_args["options"] = "-c default_transaction_read_only=on"
         return create_engine(url, connect_args=connect_args, pool_pre_ping=True)
     except NoSuchModuleError:
         raise StoreError(f"unsupported database URL {redact_url(url)}: no SQLAlchemy dialect {parsed.drivername!r}") from None
@@ -169,9 +174,10 @@ def _alembic_config(connection: Any) -> Any:
     return config
 
 
-def migrate(engine: Engine, *, create: bool = True) -> None:
+def migrate(engine: Engine, *, create: bool = True, read_only: bool = False) -> None:
     """Create the schema (only when ``create``, for a SQLite file), or upgrade an
-    older one; refuse one newer than this code."""
+    older one; refuse one newer than this code. ``read_only`` changes nothing:
+    it refuses any schema but this code's."""
     from alembic import command
     from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
@@ -189,9 +195,11 @@ def migrate(engine: Engine, *, create: bool = True) -> None:
         head = scripts.get_current_head()
         if current == head:
             return
+        if read_only and current is not None and current in {s.revision for s in scripts.walk_revisions()}:
+            raise StoreError(f"database schema {current} is older than this snapshot-runner's ({head}): run `snapshot-runner runs` once to upgrade it")
         if current is None and inspect(connection).get_table_names():
             raise StoreError(f"{redact_url(str(engine.url))} holds tables but is not a snapshot-runner history database")
-        if current is None and not create and connection.dialect.name == "sqlite":
+        if current is None and (read_only or (not create and connection.dialect.name == "sqlite")):
             raise StoreError(f"{redact_url(str(engine.url))} holds no snapshot-runner history: record a run first, or check --db / ${URL_VARIABLE}")
         if current is not None and current not in {s.revision for s in scripts.walk_revisions()}:
             raise StoreError(f"database schema {current} is newer than this snapshot-runner knows (newest: {head}); upgrade snapshot-runner to use it")
@@ -271,12 +279,13 @@ class Store:
         self._sessions = sessionmaker(engine, expire_on_commit=False)
 
     @classmethod
-    def open(cls, url: str | None = None, *, create: bool = True) -> Store:
-        """Open (and migrate) the database; with ``create=False`` a missing SQLite file is an error."""
+    def open(cls, url: str | None = None, *, create: bool = True, read_only: bool = False) -> Store:
+        """Open (and migrate) the database; with ``create=False`` a missing SQLite file is an error;
+        ``read_only`` (for ``serve``) never writes: no file made, no migration, a server-side read-only session."""
         url = database_url(url)
-        engine = make_engine(url, create=create)
+        engine = make_engine(url, create=create, read_only=read_only)
         try:
-            migrate(engine, create=create)
+            migrate(engine, create=create, read_only=read_only)
         except StoreError:
             engine.dispose()
             raise
@@ -440,6 +449,11 @@ class Store:
         with self.session() as session:
             run = session.get(Run, run_id)
             return self._run_infos(session, [run])[0] if run else None
+
+    def runs_by_id(self, run_ids: Iterable[int]) -> list[RunInfo]:
+        """The runs named, newest first (a page of the service's runs list)."""
+        with self.session() as session:
+            return self._run_infos(session, session.scalars(select(Run).where(Run.id.in_(set(run_ids))).order_by(Run.id.desc())).all())
 
     def _run_infos(self, session: Session, runs: Sequence[Run]) -> list[RunInfo]:
         ids = [r.id for r in runs]

@@ -400,7 +400,7 @@ def _diffs(report: DriftReport, changed: list[CaseDrift], anchors: dict[tuple[st
 Row = tuple[tuple[str, str], list[str | None]]  # (case, key), one hash (or None) per column
 
 
-def _version_colour(number: int) -> str:
+def version_colour(number: int) -> str:
     if number <= len(PALETTE):
         return PALETTE[number - 1]
     # Past the palette: golden-angle hues stay distinct from each other.
@@ -492,7 +492,7 @@ def _grid(report: DriftReport) -> str:
     most = max((len({c for c in cells if c}) for _, cells in here + elsewhere), default=1)
     window = f"{sum(1 for c in columns if 'versions' not in c)} runs"
     parts = [
-        "<style>" + "".join(f"table.grid td.k{n}{{background:{_version_colour(n)}}}" for n in range(1, most + 1)) + "</style>",
+        "<style>" + "".join(f"table.grid td.k{n}{{background:{version_colour(n)}}}" for n in range(1, most + 1)) + "</style>",
         '<p class="legend">Columns: the last runs of the database, oldest first (outlined: this report\'s sides). '
         "Same colour in a row = same text; <b>v2</b>, <b>v3</b>… mark where a new version appears; hatched = not recorded.</p>",
     ]
@@ -528,11 +528,11 @@ def _severity(case: CaseDrift) -> tuple[int, int, str]:
     return (CASE_ORDER.index(case.status) if case.status in CASE_ORDER else len(CASE_ORDER), min(classes, default=len(CLASS_ORDER)), case.name)
 
 
-def render(report: DriftReport, *, raw_diff: bool = False) -> str:
-    """The page; ``raw_diff`` changes nothing: the raw diff is one click under each semantic one."""
+def body(report: DriftReport) -> str:
+    """The report without its page: sides, counts, changed cases, grid and diffs
+    (``serve`` puts it in its own page, with ``CSS`` and ``SCRIPT`` as files)."""
     changed = sorted((c for c in report.cases if c.status != Change.UNCHANGED), key=_severity)
     anchors = {(c.name, a.key): f"diff-{i}-{j}" for i, c in enumerate(changed) for j, a in enumerate(c.changed_artifacts)}
-    title = f"Graph drift: {report.before.title} → {report.after.title}"
     if changed:
         verdict = f'<div class="verdict drift">{len(changed)} of {len(report.cases)} cases changed</div>'
         table = _cases_table(changed, anchors)
@@ -540,6 +540,22 @@ def render(report: DriftReport, *, raw_diff: bool = False) -> str:
     else:
         verdict = f'<div class="verdict same">No case changed ({len(report.cases)} cases compared).</div>'
         table = diffs = '<p class="muted">Nothing to show.</p>'
+    return f"""<nav><a href="#changed">changed cases</a><a href="#grid">runs grid</a><a href="#diffs">diffs</a></nav>
+<div class="sides">{_side_card("from", report.before)}<div class="arrow">→</div>{_side_card("to", report.after)}</div>
+{_build_note(report)}
+{_counts(report)}
+{verdict}
+<h2 id="changed">Changed cases</h2>
+{table}
+<h2 id="grid">Artifact versions across runs</h2>
+{_grid(report)}
+<h2 id="diffs">Diffs</h2>
+{diffs}"""
+
+
+def render(report: DriftReport, *, raw_diff: bool = False) -> str:
+    """The page; ``raw_diff`` changes nothing: the raw diff is one click under each semantic one."""
+    title = f"Graph drift: {report.before.title} → {report.after.title}"
     csp = f"default-src 'none'; style-src 'unsafe-inline'; script-src '{_script_hash()}'; img-src data:"
     return f"""<!DOCTYPE html>
 <html lang="en">
@@ -552,17 +568,7 @@ def render(report: DriftReport, *, raw_diff: bool = False) -> str:
 </head>
 <body>
 <h1>Graph drift</h1>
-<nav><a href="#changed">changed cases</a><a href="#grid">runs grid</a><a href="#diffs">diffs</a></nav>
-<div class="sides">{_side_card("from", report.before)}<div class="arrow">→</div>{_side_card("to", report.after)}</div>
-{_build_note(report)}
-{_counts(report)}
-{verdict}
-<h2 id="changed">Changed cases</h2>
-{table}
-<h2 id="grid">Artifact versions across runs</h2>
-{_grid(report)}
-<h2 id="diffs">Diffs</h2>
-{diffs}
+{body(report)}
 <footer>snapshot-runner {_e(__version__)} · a self-contained file: it loads nothing from the network.</footer>
 <script>{SCRIPT}</script>
 </body>

@@ -1,0 +1,1 @@
+"""``snapshot-runner serve``: the history database as a read-only web service."""
