@@ -6,6 +6,10 @@ versions, ``latest`` and ``previous`` pick the newest *complete* run;
 incomplete runs are left out unless asked for.
 
 Artifacts are compared by content hash; texts are read only for what changed.
+
+Why so long: REF resolution and the report model share the Side and RunInfo
+types; the next split is REF resolution into its own module (the service and
+the CLI both call it).
 """
 
 from __future__ import annotations
