@@ -246,3 +246,21 @@ def test_a_graph_too_big_to_align_is_compared_as_text_and_counts_as_a_change() -
     description = describe("dynamo_graph", graph(1), graph(2))
     assert description.level == Level.STRUCTURAL and description.semantic_diff == ""
     assert description.summary == [f"over {bounded.MATCH_LINES} lines: compared as text, not as graphs", "5001 line(s) removed, 5001 added (of 5004 → 5004)"]
+
+
+@pytest.mark.parametrize("error", ["CliError", "RuntimeError"])
+def test_every_error_line_the_command_prints_is_redacted(monkeypatch: pytest.MonkeyPatch, error: str) -> None:
+    """Whatever raised it (here: before any command ran), the one error line masks every form."""
+    import io
+
+    from snapshot_runner import cli
+    from snapshot_runner.cli.common import CliError
+
+    def fail(args: object) -> None:
+        raise (CliError if error == "CliError" else RuntimeError)(" and ".join(SECRET_FORMS))
+
+    monkeypatch.setattr(cli, "apply_project_config", fail)
+    err = io.StringIO()
+    assert cli.main(["runs"], io.StringIO(), err) == 2
+    [line] = err.getvalue().splitlines()
+    assert line.startswith("snapshot-runner: error: ") and SECRET not in line and line.count("***") >= len(SECRET_FORMS)
