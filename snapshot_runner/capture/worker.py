@@ -139,6 +139,9 @@ class Session:
 
     def load(self) -> CaptureStart:
         _require_torch()
+        from snapshot_runner.capture.template import threads
+
+        self.threads_at_import = threads()  # what the fork template may fork with
         from snapshot_runner.capture import environment
         from snapshot_runner.capture.isolation import Baseline
         from snapshot_runner.capture.normalize import Context
@@ -207,9 +210,12 @@ def _clear_output() -> None:
 
 
 def main(argv: Sequence[str]) -> int:
-    """``main([COMMAND_FD, EVENT_FD, OUTPUT_PATH])`` with the request as the first command; see ``host.BOOTSTRAP``."""
-    command_fd, event_fd, output_path = argv
-    commands = os.fdopen(int(command_fd), "r", encoding="utf-8")
+    """``main([COMMAND_FD, EVENT_FD, OUTPUT_PATH])`` with the request as the first
+    command; see ``host.BOOTSTRAP``. With a fourth argument, the fd of the fork
+    socket, it is the fork template (``template.py``) and runs cases only in
+    the workers it forks."""
+    command_fd, event_fd, output_path, *fork_socket = argv
+    commands: IO[str] = os.fdopen(int(command_fd), "r", encoding="utf-8")
     events = os.fdopen(int(event_fd), "w", encoding="utf-8")
     request = CaptureRequest.from_json(json.loads(commands.readline()))
     session = Session(request, events, Path(output_path))
@@ -219,8 +225,36 @@ def main(argv: Sequence[str]) -> int:
         session.emit("error", message=str(exc))
         return 0
     session.emit("start", **start.to_json())
+    if fork_socket:
+        forked = _be_template(session, commands, int(fork_socket[0]))
+        if forked is None:
+            return 0
+        commands = forked
+        session.emit("start", **start.to_json())
     for line in commands:
         command = json.loads(line)
         if command.get("op") == "run":
             session.emit("result", result=session.run(command["name"]).to_json())
     return 0
+
+
+def _be_template(session: Session, commands: IO[str], fork_fd: int) -> IO[str] | None:
+    """Warm up and fork workers until the host is done (None); in a forked
+    worker, its command pipe (the session writes to its own event pipe)."""
+    import socket
+
+    from snapshot_runner.capture import template
+
+    template.warm(case.options.backend for case in session.cases.values())
+    reason = template.fork_unsafe(session.threads_at_import)
+    session.emit("template", reason=reason)
+    if reason is not None:
+        return None
+    with socket.socket(fileno=fork_fd) as sock:
+        forked = template.serve(sock, (commands, session.events))
+    if forked is None:
+        return None
+    command_fd, event_fd, output = forked
+    session.events = os.fdopen(event_fd, "w", encoding="utf-8")
+    session.output = output
+    return os.fdopen(command_fd, "r", encoding="utf-8")
