@@ -13,17 +13,20 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 
 from snapshot_runner.capture.results import CaseResult, CaseStatus
+from snapshot_runner.capture.template import fork_unsafe, threads
 from snapshot_runner.history.shards import Shard, begin_part, finish_part, longest_first, plan
 from snapshot_runner.history.store import Store
 
 from .conftest import REPO
 
 TEMPLATE_CASES = Path(__file__).parent / "data" / "template"
+THREAD_CASES = Path(__file__).parent / "data" / "template_thread"
 # Real Inductor CPU cases (C++ kernels with OpenMP loops), a handful to stay quick.
 INDUCTOR = "inductor.models"
 
@@ -64,6 +67,29 @@ def test_no_fork_spawns_every_worker_from_the_host(tmp_path: Path) -> None:
     assert len(ran) == 3
     for entry in ran.values():
         assert not _is_bootstrap(entry["parent"]) and entry["parent"][1:3] == ["-m", "snapshot_runner.cli"], entry
+
+
+def test_a_thread_started_after_import_torch_makes_forking_unsafe() -> None:
+    before = threads()
+    assert fork_unsafe(before) is None
+    idle = threading.Event()
+    thread = threading.Thread(target=idle.wait)
+    thread.start()
+    try:
+        assert fork_unsafe(before) == "1 thread(s) started after import torch, while loading the cases or warming up"
+    finally:
+        idle.set()
+        thread.join()
+
+
+def test_a_template_with_a_thread_spawns_the_workers_instead(tmp_path: Path) -> None:
+    log = tmp_path / "processes.jsonl"
+    proc = _capture("--cases-dir", str(THREAD_CASES), "-j", "2", "--debug", log=log)
+    assert proc.returncode == 0, proc.stderr
+    assert [c["status"] for c in json.loads(proc.stdout)["cases"]] == ["ok"]
+    assert "fork template: 1 thread(s) started after import torch, while loading the cases or warming up; spawning the workers" in proc.stderr
+    (entry,) = _processes(log).values()
+    assert entry["parent"][1:3] == ["-m", "snapshot_runner.cli"], entry  # spawned by the host, not forked
 
 
 def test_forked_and_spawned_workers_give_identical_artifacts() -> None:
