@@ -55,6 +55,28 @@ def _tiny() -> tuple[Any, Any]:
     return (lambda x: (x.sin() * 2).sum()), (torch.ones(4, requires_grad=True),)
 
 
+def gpu_name_in_child() -> str | None:
+    """``environment.gpu_name`` asked in a forked child: any CUDA call (even
+    ``is_available``) initializes the driver, which a later fork cannot
+    carry into the workers."""
+    from snapshot_runner.capture.environment import gpu_name
+
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(read)
+            os.write(write, json.dumps(gpu_name()).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as answer:
+        data = answer.read()
+    os.waitpid(pid, 0)
+    name: str | None = json.loads(data) if data else None
+    return name
+
+
 def warm(backends: Iterable[str]) -> None:
     """Capture one tiny CPU case with each backend, then forget it: what is
     left is what any later compile in this process reuses."""

@@ -128,10 +128,11 @@ def output_tail(path: Path, lines: int = OUTPUT_LINES) -> list[str]:
 class Session:
     """The worker's side of one capture: discovery once, then cases on demand."""
 
-    def __init__(self, request: CaptureRequest, events: IO[str], output: Path) -> None:
+    def __init__(self, request: CaptureRequest, events: IO[str], output: Path, *, template: bool = False) -> None:
         self.request = request
         self.events = events
         self.output = output
+        self.template = template  # the fork template's session: no CUDA here (``template.py``)
 
     def emit(self, kind: str, **data: Any) -> None:
         self.events.write(json.dumps({"event": kind, **data}) + "\n")
@@ -139,7 +140,7 @@ class Session:
 
     def load(self) -> CaptureStart:
         _require_torch()
-        from snapshot_runner.capture.template import threads
+        from snapshot_runner.capture.template import gpu_name_in_child, threads
 
         self.threads_at_import = threads()  # what the fork template may fork with
         from snapshot_runner.capture import environment
@@ -171,7 +172,8 @@ class Session:
         self.ctx = Context.current(found.cases_dir)
         sources = list(dict.fromkeys(case.source_file for case in cases if case.source_file))
         try:
-            described = environment.describe(self.request.track)
+            gpu_name_of = gpu_name_in_child if self.template else environment.gpu_name
+            described = environment.describe(self.request.track, gpu_name_of=gpu_name_of)
         except environment.UntrackedPackage as exc:
             raise RequestError(str(exc)) from None
         return CaptureStart(
@@ -218,7 +220,7 @@ def main(argv: Sequence[str]) -> int:
     commands: IO[str] = os.fdopen(int(command_fd), "r", encoding="utf-8")
     events = os.fdopen(int(event_fd), "w", encoding="utf-8")
     request = CaptureRequest.from_json(json.loads(commands.readline()))
-    session = Session(request, events, Path(output_path))
+    session = Session(request, events, Path(output_path), template=bool(fork_socket))
     try:
         start = session.load()
     except RequestError as exc:
