@@ -79,8 +79,9 @@ def gpu_name_in_child() -> str | None:
 
 def warm(backends: Iterable[str]) -> None:
     """Capture one tiny CPU case with each backend, then forget it: what is
-    left is what any later compile in this process reuses."""
-    for backend in sorted(set(backends)):
+    left is what any later compile in this process reuses. Inductor first: it
+    sets up Dynamo and AOTAutograd too, leaving the others little to do."""
+    for backend in sorted(set(backends), key=lambda name: (name != "inductor", name)):
         case = Case(factory=_tiny, options=CaseOptions(backend=backend), name=f"warm_{backend}")
         capture_case(case)
     reset_compiler_state()
