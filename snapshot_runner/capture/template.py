@@ -87,22 +87,23 @@ def warm(backends: Iterable[str]) -> None:
     reset_compiler_state()
 
 
-def threads() -> int:
-    """This process's threads (0 where /proc does not say)."""
+def threads() -> frozenset[int]:
+    """The ids of this process's threads (none where /proc does not say)."""
     try:
-        return len(os.listdir("/proc/self/task"))
+        return frozenset(map(int, os.listdir("/proc/self/task")))
     except OSError:
-        return 0
+        return frozenset()
 
 
-def fork_unsafe(at_import: int) -> str | None:
+def fork_unsafe(at_import: frozenset[int]) -> str | None:
     """Why forking this process now would be unsafe, or None. ``at_import``:
     its threads right after ``import torch``; those are pools that survive a
-    fork by design (NumPy's OpenBLAS shuts its pool down around a fork), and
-    any thread started since then (warm-up, case modules) would not."""
+    fork by design (NumPy's OpenBLAS stops its pool around a fork, so they
+    may be gone since), and any thread started since then (warm-up, case
+    modules) would not. Ids, not a count: a pool gone must not hide a new thread."""
     if sys.platform != "linux" or not hasattr(os, "fork"):
         return f"fork is not used on {sys.platform}"
-    started = threads() - at_import
+    started = len(threads() - at_import)
     if started > 0:
         return f"{started} thread(s) started after import torch, while loading the cases or warming up"
     return None
