@@ -140,12 +140,12 @@ class Session:
 
     def load(self) -> CaptureStart:
         _require_torch()
-        from snapshot_runner.capture.template import gpu_name_in_child, threads
-
-        self.threads_at_import = threads()  # what the fork template may fork with
         from snapshot_runner.capture import environment
         from snapshot_runner.capture.isolation import Baseline
         from snapshot_runner.capture.normalize import Context
+        from snapshot_runner.capture.template import gpu_name_in_child, threads
+
+        self.threads_at_import = threads()  # what the fork template may fork with
 
         root = Path(self.request.cases_dir)
         if root.is_dir() and str(root.resolve()) not in sys.path:

@@ -80,7 +80,7 @@ class Supervisor:
         self.fork = fork
         self.order = order
         self.template: Template | None = None
-        self.template_slot: _Slot | None = None  # the template while it loads and warms up
+        self.template_slot: _Slot | None = None  # the template's events (loading, warm-up) and its end
         self.start: CaptureStart | None = None
         self.crash_load_errors: list[str] = []
         self.pending: collections.deque[str] = collections.deque()
@@ -141,9 +141,7 @@ class Supervisor:
         if self.start is None:
             load_errors = [*self.crash_load_errors, *start.load_errors]
             self.start = dataclasses.replace(start, load_errors=load_errors)
-            self.pending.extend(start.cases)
-            if self.order is not None and start.cases:
-                self.pending = collections.deque(self.order(start.cases))
+            self.pending.extend(self.order(start.cases) if self.order else start.cases)
             if self.on_start:
                 self.on_start(self.start)
             if slot is not self.template_slot:
