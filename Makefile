@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 TORCH_SPEC ?= torch==2.13.0
 PYTEST := $(PY) -m pytest
 
-.PHONY: nightly install lint test test-example test-torch snapshot snapshot-update bench bench-db bench-serve bench-envs bench-bounds gpu-capture snapshot-gpu clean
+.PHONY: nightly install lint test test-example test-torch snapshot snapshot-update bench bench-workers bench-db bench-serve bench-envs bench-bounds gpu-capture snapshot-gpu clean
 
 install: $(STAMP)
 
@@ -74,6 +74,15 @@ nightly: install
 # Capture speed: the tool vs a bare recording loop, and `make snapshot` -n 2 vs serial.
 bench: install
 	$(PY) scripts/bench.py
+	$(PY) scripts/bench_workers.py $(BENCH_WORKERS_ARGS)
+
+# Parallel capture: each worker's start-up, forked from the template vs spawned; the
+# whole suite at -j 1 and -j 2 (medians of 3), artifacts equal at -j 1/2/8/16, the
+# memory of 8 forked workers vs 8 spawned. Torch only: on the GPU host, run
+# `PYTHONPATH=. python3 scripts/bench_workers.py --jobs 1 8 16 --json reports/bench-workers.json`.
+BENCH_WORKERS_JSON ?= reports/bench-workers.json
+bench-workers: install
+	$(PY) scripts/bench_workers.py --json $(BENCH_WORKERS_JSON) $(BENCH_WORKERS_ARGS)
 
 # The history database at a year's scale (365 runs × 200 cases × 6 artifacts):
 # drift, history and size against their targets. PostgreSQL: BENCH_DB_ARGS="--db URL".

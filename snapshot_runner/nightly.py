@@ -38,7 +38,7 @@ from snapshot_runner.envs.supervisor import DEFAULT_TIMEOUT, RequestError, Worke
 from snapshot_runner.envs.torch_spec import SpecError, TorchSpec
 from snapshot_runner.history.models import RunKind, RunStatus
 from snapshot_runner.history.recording import RunRecorder
-from snapshot_runner.history.shards import describe, progress, run_of
+from snapshot_runner.history.shards import describe, longest_first, progress, run_of
 from snapshot_runner.history.store import RunInfo, Store
 from snapshot_runner.torch_version import same_version
 
@@ -74,6 +74,7 @@ class Plan:
     track: tuple[str, ...] = ()  # the project's tracked distributions
     jobs: int = 1  # supervised workers
     timeout: float = DEFAULT_TIMEOUT  # seconds a case may run unless it sets its own
+    fork: bool = True  # workers forked from a warmed-up template (else spawned)
 
 
 @dataclasses.dataclass
@@ -164,7 +165,17 @@ def run_night(
 
     try:
         request = CaptureRequest(str(plan.cases_dir), plan.names, plan.substring, debug=plan.debug, track=plan.track)
-        capture = targets.capture(plan.target, request, jobs=plan.jobs, timeout=plan.timeout, on_start=started, on_result=finished, log=log)
+        capture = targets.capture(
+            plan.target,
+            request,
+            jobs=plan.jobs,
+            timeout=plan.timeout,
+            fork=plan.fork,
+            order=longest_first(store),
+            on_start=started,
+            on_result=finished,
+            log=log,
+        )
     except (SpecError, InstallError, RequestError, WorkerError) as exc:
         raise NightlyError(str(exc)) from None
     run_id = recorder.finish(capture)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.metadata
 import platform
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 
@@ -23,7 +23,10 @@ def gpu_name() -> str | None:
 
 
 def device_name() -> str:
-    gpu = gpu_name()
+    return _device(gpu_name())
+
+
+def _device(gpu: str | None) -> str:
     return f"cuda:{gpu}" if gpu else "cpu"
 
 
@@ -44,9 +47,12 @@ def package_versions(names: Sequence[str]) -> dict[str, str]:
     return dict(sorted(versions.items()))
 
 
-def describe(track: Sequence[str] = ()) -> dict[str, Any]:
-    """The facts of this interpreter; ``packages`` (the versions of ``track``) only when asked."""
+def describe(track: Sequence[str] = (), *, gpu_name_of: Callable[[], str | None] = gpu_name) -> dict[str, Any]:
+    """The facts of this interpreter; ``packages`` (the versions of ``track``) only when asked.
+    ``gpu_name_of`` finds the GPU (the fork template asks a child: CUDA must not start in it)."""
     import torch
+
+    gpu = gpu_name_of()
 
     return {
         "torch_version": torch.__version__,
@@ -54,10 +60,10 @@ def describe(track: Sequence[str] = ()) -> dict[str, Any]:
         "python": platform.python_version(),
         "python_executable": sys.executable,
         "platform": f"{platform.system()}-{platform.machine()}",
-        "device": device_name(),
+        "device": _device(gpu),
         "cuda": torch.version.cuda,
         "triton": triton_version(),
-        "gpu_name": gpu_name(),
+        "gpu_name": gpu,
         **({"packages": package_versions(track)} if track else {}),
     }
 

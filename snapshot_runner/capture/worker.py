@@ -128,10 +128,11 @@ def output_tail(path: Path, lines: int = OUTPUT_LINES) -> list[str]:
 class Session:
     """The worker's side of one capture: discovery once, then cases on demand."""
 
-    def __init__(self, request: CaptureRequest, events: IO[str], output: Path) -> None:
+    def __init__(self, request: CaptureRequest, events: IO[str], output: Path, *, template: bool = False) -> None:
         self.request = request
         self.events = events
         self.output = output
+        self.template = template  # the fork template's session: no CUDA here (``template.py``)
 
     def emit(self, kind: str, **data: Any) -> None:
         self.events.write(json.dumps({"event": kind, **data}) + "\n")
@@ -142,6 +143,9 @@ class Session:
         from snapshot_runner.capture import environment
         from snapshot_runner.capture.isolation import Baseline
         from snapshot_runner.capture.normalize import Context
+        from snapshot_runner.capture.template import gpu_name_in_child, threads
+
+        self.threads_at_import = threads()  # what the fork template may fork with
 
         root = Path(self.request.cases_dir)
         if root.is_dir() and str(root.resolve()) not in sys.path:
@@ -168,7 +172,8 @@ class Session:
         self.ctx = Context.current(found.cases_dir)
         sources = list(dict.fromkeys(case.source_file for case in cases if case.source_file))
         try:
-            described = environment.describe(self.request.track)
+            gpu_name_of = gpu_name_in_child if self.template else environment.gpu_name
+            described = environment.describe(self.request.track, gpu_name_of=gpu_name_of)
         except environment.UntrackedPackage as exc:
             raise RequestError(str(exc)) from None
         return CaptureStart(
@@ -207,20 +212,51 @@ def _clear_output() -> None:
 
 
 def main(argv: Sequence[str]) -> int:
-    """``main([COMMAND_FD, EVENT_FD, OUTPUT_PATH])`` with the request as the first command; see ``host.BOOTSTRAP``."""
-    command_fd, event_fd, output_path = argv
-    commands = os.fdopen(int(command_fd), "r", encoding="utf-8")
+    """``main([COMMAND_FD, EVENT_FD, OUTPUT_PATH])`` with the request as the first
+    command; see ``host.BOOTSTRAP``. With a fourth argument, the fd of the fork
+    socket, it is the fork template (``template.py``) and runs cases only in
+    the workers it forks."""
+    command_fd, event_fd, output_path, *fork_socket = argv
+    commands: IO[str] = os.fdopen(int(command_fd), "r", encoding="utf-8")
     events = os.fdopen(int(event_fd), "w", encoding="utf-8")
     request = CaptureRequest.from_json(json.loads(commands.readline()))
-    session = Session(request, events, Path(output_path))
+    session = Session(request, events, Path(output_path), template=bool(fork_socket))
     try:
         start = session.load()
     except RequestError as exc:
         session.emit("error", message=str(exc))
         return 0
     session.emit("start", **start.to_json())
+    if fork_socket:
+        forked = _be_template(session, commands, int(fork_socket[0]))
+        if forked is None:
+            return 0
+        commands = forked
+        session.emit("start", **start.to_json())
     for line in commands:
         command = json.loads(line)
         if command.get("op") == "run":
             session.emit("result", result=session.run(command["name"]).to_json())
     return 0
+
+
+def _be_template(session: Session, commands: IO[str], fork_fd: int) -> IO[str] | None:
+    """Warm up and fork workers until the host is done (None); in a forked
+    worker, its command pipe (the session writes to its own event pipe)."""
+    import socket
+
+    from snapshot_runner.capture import template
+
+    template.warm(case.options.backend for case in session.cases.values())
+    reason = template.fork_unsafe(session.threads_at_import)
+    session.emit("template", reason=reason)
+    if reason is not None:
+        return None
+    with socket.socket(fileno=fork_fd) as sock:
+        forked = template.serve(sock, (commands, session.events))
+    if forked is None:
+        return None
+    command_fd, event_fd, output = forked
+    session.events = os.fdopen(event_fd, "w", encoding="utf-8")
+    session.output = output
+    return os.fdopen(command_fd, "r", encoding="utf-8")

@@ -18,6 +18,7 @@ from snapshot_runner.terminal import printable
 if TYPE_CHECKING:
     from snapshot_runner.capture.results import CaptureReport, CaseResult
     from snapshot_runner.capture.worker import OnResult, OnStart
+    from snapshot_runner.envs.supervisor import Order
     from snapshot_runner.envs.target import Target
     from snapshot_runner.envs.torch_spec import TorchSpec
     from snapshot_runner.history.store import Store
@@ -180,7 +181,7 @@ def number_in(kind: type[int] | type[float], low: float, high: float, *, auto: i
 
 
 def add_run_options(p: argparse.ArgumentParser) -> None:
-    """``--jobs`` and ``--timeout``: how the supervised workers run the cases."""
+    """``--jobs``, ``--timeout`` and ``--no-fork``: how the supervised workers run the cases."""
     from snapshot_runner.envs.supervisor import DEFAULT_TIMEOUT
 
     p.add_argument(
@@ -197,6 +198,12 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
         default=DEFAULT_TIMEOUT,
         metavar="SECONDS",
         help=f"stop a case running longer and report it as an error (default: {DEFAULT_TIMEOUT:g}; a case's own timeout= wins)",
+    )
+    p.add_argument(
+        "--no-fork",
+        dest="fork",
+        action="store_false",
+        help="start every worker as a new interpreter instead of forking it from a warmed-up template (slower; for debugging)",
     )
 
 
@@ -262,10 +269,12 @@ def capture_report(
     under: Target | None = None,
     on_start: OnStart | None = None,
     on_result: OnResult | None = None,
+    order: Order | None = None,
 ) -> CaptureReport:
     """Capture under ``under`` (default: the options' target), with the
-    ``add_run_options`` where the command has them, behind a progress bar;
-    failures to start or finish become ``CliError``."""
+    ``add_run_options`` where the command has them, the cases in ``order``
+    (e.g. the history's longest first), behind a progress bar; failures to
+    start or finish become ``CliError``."""
     from snapshot_runner.capture.worker import CaptureRequest
     from snapshot_runner.cli.progress import progress_bar
     from snapshot_runner.envs import target as targets
@@ -283,6 +292,8 @@ def capture_report(
                 request,
                 jobs=getattr(args, "jobs", 1),
                 timeout=getattr(args, "timeout", DEFAULT_TIMEOUT),
+                fork=getattr(args, "fork", True),
+                order=order,
                 on_start=started,
                 on_result=finished,
                 log=err,

@@ -108,6 +108,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> dict[s
 
 def cmd_record(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from snapshot_runner.history.recording import RecordError, RunRecorder, check_label, load_report
+    from snapshot_runner.history.shards import longest_first
 
     if args.shard is not None or args.run_key is not None:
         return _record_shard(args, out, err)
@@ -123,7 +124,9 @@ def cmd_record(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         except RecordError as exc:
             raise CliError(str(exc)) from None
         try:
-            report = given or capture_report(args, err, args.case, args.substring, on_start=recorder.started, on_result=recorder.add)
+            report = given or capture_report(
+                args, err, args.case, args.substring, on_start=recorder.started, on_result=recorder.add, order=longest_first(store)
+            )
             run_id = recorder.finish(report)
         except Interrupted as exc:
             raise Interrupted(exc.signum, recorder.left_incomplete()) from None
@@ -135,7 +138,7 @@ def cmd_record(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 def _record_shard(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from snapshot_runner.history.recording import RecordError
     from snapshot_runner.history.shard_recording import record_shard, select_cases
-    from snapshot_runner.history.shards import Shard, ShardError, check_run_key, describe
+    from snapshot_runner.history.shards import Shard, ShardError, check_run_key, describe, longest_first
 
     if args.shard is None or args.run_key is None:
         raise CliError("--shard K/N and --run-key KEY go together")
@@ -150,7 +153,7 @@ def _record_shard(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 key,
                 shard,
                 selection,
-                lambda names, on_start, on_result: capture_report(args, err, names, None, on_start=on_start, on_result=on_result),
+                lambda names, on_start, on_result: capture_report(args, err, names, None, on_start=on_start, on_result=on_result, order=longest_first(store)),
                 label=args.label,
                 on_begin=lambda run_id: print(f"recording shard {shard} of {key} into run {run_id} ({store.url})", file=err),
             )

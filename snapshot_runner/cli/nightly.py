@@ -98,6 +98,7 @@ def cmd_nightly(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         track=args.project.track,
         jobs=args.jobs,
         timeout=args.timeout,
+        fork=args.fork,
     )
     with open_store(args.db, create=not args.report_run) as store, contextlib.ExitStack() as stack:
         if following and chosen.torch is not None:

@@ -15,7 +15,7 @@ import os
 import signal
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from snapshot_runner.capture.worker import CaptureRequest, output_tail
 
@@ -55,10 +55,20 @@ def signal_name(number: int) -> str:
     return signal.Signals(number).name if number in signal.valid_signals() else str(number)
 
 
+class Process(Protocol):
+    """What a worker runs as: a ``Popen`` (spawned) or a ``template.ForkedProcess``."""
+
+    @property
+    def pid(self) -> int: ...
+    def poll(self) -> int | None: ...
+    def wait(self) -> int: ...
+    def kill(self) -> None: ...
+
+
 class WorkerProcess:
     """One worker: send it the request and cases, read its events, stop it."""
 
-    def __init__(self, python: Path, proc: subprocess.Popen[bytes], commands: int, events: int, output: Path) -> None:
+    def __init__(self, python: Path, proc: Process, commands: int, events: int, output: Path) -> None:
         self.python = python
         self.proc = proc
         self.output = output
@@ -69,17 +79,19 @@ class WorkerProcess:
         self.closed = False  # the event pipe ended: the worker exited or died
 
     @classmethod
-    def start(cls, python: Path, request: CaptureRequest, output: Path) -> WorkerProcess:
+    def start(cls, python: Path, request: CaptureRequest, output: Path, *, fork_socket: int | None = None) -> WorkerProcess:
+        """Spawn a worker; with ``fork_socket``, the fork template (``envs/template.py``) that listens on it."""
+        template = () if fork_socket is None else (fork_socket,)
         command_read, command_write = os.pipe()
         event_read, event_write = os.pipe()
         try:
             with open(output, "ab") as out:  # appending: the worker truncates it before each case
                 proc = subprocess.Popen(
-                    [str(python), "-c", BOOTSTRAP, str(PACKAGE_DIR), str(command_read), str(event_write), str(output)],
+                    [str(python), "-c", BOOTSTRAP, str(PACKAGE_DIR), str(command_read), str(event_write), str(output), *map(str, template)],
                     stdin=subprocess.DEVNULL,
                     stdout=out,
                     stderr=out,
-                    pass_fds=(command_read, event_write),
+                    pass_fds=(command_read, event_write, *template),
                     start_new_session=True,
                 )
         except FileNotFoundError:

@@ -8,6 +8,12 @@ case an ``error`` with one line saying what happened; a fresh worker takes
 over and the remaining cases run. A case module whose import kills a worker
 becomes a load error and is left out of the workers started after it. Results
 reach ``on_result`` as they finish; the report lists them in selection order.
+
+With ``fork`` (the default), a fork template (``envs/template.py``) loads the
+cases and warms up once, and every worker, a replacement too, is forked from
+it; where it cannot fork, the workers are spawned as without ``fork``. The
+queue runs in the order ``order`` gives (e.g. longest first), else in
+selection order.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import select
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -25,10 +32,13 @@ from snapshot_runner.capture.discovery import LoadError
 from snapshot_runner.capture.results import CaptureReport, CaseResult, CaseStatus
 from snapshot_runner.capture.worker import CaptureRequest, CaptureStart, OnResult, OnStart, RequestError, output_tail
 from snapshot_runner.envs.host import WorkerError, WorkerProcess
+from snapshot_runner.envs.template import Template
 
 __all__ = ["DEFAULT_TIMEOUT", "CaptureRequest", "CaptureStart", "RequestError", "WorkerError", "run_capture"]
 
 DEFAULT_TIMEOUT = 600.0
+# The selected cases in the order the workers take them.
+Order = Callable[[Sequence[str]], list[str]]
 
 
 @dataclasses.dataclass
@@ -53,6 +63,8 @@ class Supervisor:
         *,
         jobs: int,
         timeout: float,
+        fork: bool,
+        order: Order | None,
         on_start: OnStart | None,
         on_result: OnResult | None,
         log: TextIO | None,
@@ -65,6 +77,10 @@ class Supervisor:
         self.on_start = on_start
         self.on_result = on_result
         self.log = log
+        self.fork = fork
+        self.order = order
+        self.template: Template | None = None
+        self.template_slot: _Slot | None = None  # the template's events (loading, warm-up) and its end
         self.start: CaptureStart | None = None
         self.crash_load_errors: list[str] = []
         self.pending: collections.deque[str] = collections.deque()
@@ -74,7 +90,9 @@ class Supervisor:
     # --- workers ---------------------------------------------------------------
 
     def _spawn(self, index: int) -> _Slot:
-        worker = WorkerProcess.start(self.python, self.request, self.workdir / f"worker-{index}.out")
+        output = self.workdir / f"worker-{index}.out"
+        forked = self.template.fork(output) if self.template is not None else None
+        worker = forked or WorkerProcess.start(self.python, self.request, output)
         slot = _Slot(index, worker)
         if index < len(self.slots):
             self.slots[index] = slot
@@ -107,6 +125,8 @@ class Supervisor:
             raise RequestError(str(event["message"]))
         elif kind == "start":
             self._loaded(slot, CaptureStart.from_json(event))
+        elif kind == "template" and slot is self.template_slot:
+            self._template_ready(event.get("reason"))
         elif kind == "result":
             result = CaseResult.from_json(event["result"])
             if result.name != slot.case:
@@ -121,13 +141,56 @@ class Supervisor:
         if self.start is None:
             load_errors = [*self.crash_load_errors, *start.load_errors]
             self.start = dataclasses.replace(start, load_errors=load_errors)
-            self.pending.extend(start.cases)
+            self.pending.extend(self.order(start.cases) if self.order else start.cases)
             if self.on_start:
                 self.on_start(self.start)
-            for index in range(1, min(self.jobs, len(start.cases))):
-                self._spawn(index)
+            if slot is not self.template_slot:
+                self._spawn_workers(first=1)
         elif start.cases != self.start.cases:
             raise WorkerError(f"the workers in {self.python} found different cases: is a case module nondeterministic?")
+
+    # --- the template ----------------------------------------------------------------
+
+    def _start_template(self) -> None:
+        self.template = Template.start(self.python, self.request, self.workdir / "template.out")
+        self.template_slot = _Slot(-1, self.template.process)
+
+    def _template_ready(self, reason: str | None) -> None:
+        """Warmed up: fork the workers (spawn them, if it said why it cannot fork)."""
+        assert self.template is not None and self.start is not None
+        if reason is None:
+            self.template.ready = True
+        else:
+            self._drop_template(f"fork template: {reason}; spawning the workers")
+        self._spawn_workers(first=0)
+
+    def _spawn_workers(self, first: int) -> None:
+        """Workers ``first`` up to ``jobs`` (no more than there are cases)."""
+        assert self.start is not None
+        for index in range(first, min(self.jobs, len(self.start.cases))):
+            self._spawn(index)
+
+    def _drop_template(self, why: str) -> None:
+        if self.template is not None:
+            if self.log is not None and why:
+                self.log.write(why + "\n")
+            self.template.close()
+        self.template = self.template_slot = None
+
+    def _template_died(self, slot: _Slot) -> None:
+        """Before loading, as a worker's death would be; after, workers are spawned from now on."""
+        if slot.loaded:
+            self._forward_output(slot)
+            ready = self.template is not None and self.template.ready
+            self._drop_template(f"fork template {slot.worker.died()}; spawning the workers")
+            if not ready:  # it died warming up: nobody started the workers
+                self._spawn_workers(first=0)
+        elif slot.importing is not None:
+            self._import_killed(slot)
+            self._drop_template("")
+            self._start_template()
+        else:
+            slot.worker.check_started()
 
     def _finished(self, result: CaseResult) -> None:
         self.results[result.name] = result
@@ -141,13 +204,18 @@ class Supervisor:
             self._forward_output(slot)
             self._finished(CaseResult(name=slot.case, status=CaseStatus.ERROR, error=f"worker {worker.died()} while running this case", output=output))
         elif not slot.loaded and slot.importing is not None:
-            path, module, torch_version = slot.importing
-            error = LoadError(module, path, line=0, message=f"worker {worker.died()} while importing it", traceback="", torch_version=torch_version)
-            self.crash_load_errors.append(error.one_line())
-            self.request = dataclasses.replace(self.request, exclude=(*self.request.exclude, path))
+            self._import_killed(slot)
         elif not slot.loaded:
             worker.check_started()
         self._replace(slot)
+
+    def _import_killed(self, slot: _Slot) -> None:
+        """A case module killed the worker importing it: a load error, left out from now on."""
+        assert slot.importing is not None
+        path, module, torch_version = slot.importing
+        error = LoadError(module, path, line=0, message=f"worker {slot.worker.died()} while importing it", traceback="", torch_version=torch_version)
+        self.crash_load_errors.append(error.one_line())
+        self.request = dataclasses.replace(self.request, exclude=(*self.request.exclude, path))
 
     def _timed_out(self, slot: _Slot) -> None:
         assert slot.case is not None
@@ -172,12 +240,15 @@ class Supervisor:
     def _wait(self) -> None:
         busy = [s.deadline for s in self.slots if s.case is not None]
         wait = max(0.0, min(busy) - time.monotonic()) if busy else None
-        readable, _, _ = select.select([s.worker for s in self.slots], [], [], wait)
+        watched = [*self.slots, *([self.template_slot] if self.template_slot else [])]
+        readable, _, _ = select.select([s.worker for s in watched], [], [], wait)
         for worker in readable:
-            slot = next(s for s in self.slots if s.worker is worker)
+            slot = next(s for s in watched if s.worker is worker)
             for event in worker.read():
                 self._on_event(slot, event)
-            if worker.closed:
+            if worker.closed and slot is self.template_slot:
+                self._template_died(slot)
+            elif worker.closed:
                 self._died(slot)
         now = time.monotonic()
         for slot in list(self.slots):
@@ -186,7 +257,10 @@ class Supervisor:
 
     def run(self) -> CaptureReport:
         try:
-            self._spawn(0)
+            if self.fork and sys.platform == "linux":
+                self._start_template()
+            else:
+                self._spawn(0)
             while self.start is None or len(self.results) < len(self.start.cases):
                 if self.start is not None:
                     self._assign()
@@ -194,6 +268,7 @@ class Supervisor:
         finally:  # done, interrupted or failed: no worker outlives the run
             for slot in self.slots:
                 slot.worker.kill()
+            self._drop_template("")
         return CaptureReport(
             environment=self.start.environment,
             cases=[self.results[name] for name in self.start.cases],
@@ -208,12 +283,15 @@ def run_capture(
     *,
     jobs: int = 1,
     timeout: float = DEFAULT_TIMEOUT,
+    fork: bool = True,
+    order: Order | None = None,
     on_start: OnStart | None = None,
     on_result: OnResult | None = None,
     log: TextIO | None = None,
 ) -> CaptureReport:
     """Capture what ``request`` selects in ``jobs`` supervised workers under
-    ``python`` (None: this interpreter).
+    ``python`` (None: this interpreter), forked from a template unless ``fork``
+    is False, taking the cases in the order ``order`` gives them.
 
     ``on_start`` gets the environment and the selected cases before the first
     case runs, ``on_result`` each case as it finishes (for progress, or to store
@@ -230,6 +308,8 @@ def run_capture(
             Path(tmp),
             jobs=max(1, jobs),
             timeout=timeout,
+            fork=fork,
+            order=order,
             on_start=on_start,
             on_result=on_result,
             log=(log or sys.stderr) if request.debug else None,

@@ -14,7 +14,7 @@ from typing import TextIO
 
 from snapshot_runner.capture.results import CaptureReport
 from snapshot_runner.capture.worker import CaptureRequest, OnResult, OnStart
-from snapshot_runner.envs.supervisor import DEFAULT_TIMEOUT, run_capture
+from snapshot_runner.envs.supervisor import DEFAULT_TIMEOUT, Order, run_capture
 from snapshot_runner.envs.torch_spec import TorchSpec
 
 
@@ -64,16 +64,19 @@ def capture(
     *,
     jobs: int = 1,
     timeout: float = DEFAULT_TIMEOUT,
+    fork: bool = True,
+    order: Order | None = None,
     on_start: OnStart | None = None,
     on_result: OnResult | None = None,
     log: TextIO | None = None,
 ) -> CaptureReport:
     """Capture what ``request`` selects under ``target`` in ``jobs`` supervised
-    workers (see ``supervisor.run_capture`` for ``timeout`` and the callbacks).
+    workers (see ``supervisor.run_capture`` for ``timeout``, ``fork``, ``order``
+    and the callbacks).
 
     Raises ``SpecError``/``InstallError`` (no environment) and
     ``RequestError``/``WorkerError`` (no capture), each with a one-line message.
     """
     request = dataclasses.replace(request, track=target.tracked(request.track))
     with target_python(target, log, verbose=request.debug) as python:
-        return run_capture(python, request, jobs=jobs, timeout=timeout, on_start=on_start, on_result=on_result, log=log)
+        return run_capture(python, request, jobs=jobs, timeout=timeout, fork=fork, order=order, on_start=on_start, on_result=on_result, log=log)

@@ -6,7 +6,8 @@ first shard stores it with the run (``Store.plan_shards``) and the others read
 it back, so a history that learns new compile times mid-run cannot move a case
 from one part to another. Balancing is "longest first onto the least loaded
 shard"; without compile times every case weighs the same and the split is a
-round robin over the sorted names.
+round robin over the sorted names. ``longest_first`` orders one machine's
+queue by the same weights.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import datetime as dt
 import hashlib
 import re
 import statistics
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import delete, func, select
@@ -71,6 +72,15 @@ def check_run_key(key: str) -> str:
     return key
 
 
+def weights(names: Iterable[str], seconds: Mapping[str, float]) -> dict[str, float]:
+    """Each name's expected seconds: its own, else the median of the known
+    times (1 s when none is known), so new cases weigh like the others."""
+    names = list(names)
+    known = [seconds[n] for n in names if n in seconds]
+    default = statistics.median(known) if known else 1.0
+    return {n: max(seconds.get(n, default), 0.0) for n in names}
+
+
 def split(names: Iterable[str], count: int, seconds: Mapping[str, float]) -> dict[str, int]:
     """Each name's shard (1..count): disjoint, covering, balanced by ``seconds``.
 
@@ -78,9 +88,7 @@ def split(names: Iterable[str], count: int, seconds: Mapping[str, float]) -> dic
     (1 s when none is known), so new cases spread like the others.
     """
     unique = sorted(set(names))
-    known = [seconds[n] for n in unique if n in seconds]
-    default = statistics.median(known) if known else 1.0
-    weight = {n: max(seconds.get(n, default), 0.0) for n in unique}
+    weight = weights(unique, seconds)
     loads = [0.0] * count
     share: dict[str, int] = {}
     # Heaviest first, ties by name: the same input gives the same split everywhere.
@@ -123,6 +131,24 @@ def compile_times(store: Store, names: Iterable[str], *, last_runs: int = HISTOR
         return {}
     with store.session() as session:
         return _compile_times(session, wanted, last_runs)
+
+
+def median_seconds(store: Store, names: Iterable[str]) -> dict[str, float]:
+    """Each case's median compile seconds over ``compile_times`` (cases the history has)."""
+    return {name: statistics.median(times) for name, times in compile_times(store, names).items()}
+
+
+def longest_first(store: Store) -> Callable[[Sequence[str]], list[str]]:
+    """A capture order (``supervisor.Order``): the cases slowest first by their
+    median compile time in the history, so that no slow case starts last and
+    keeps one worker busy alone; ties (all of them, without history) in
+    selection order."""
+
+    def order(names: Sequence[str]) -> list[str]:
+        weight = weights(names, median_seconds(store, names))
+        return sorted(names, key=lambda n: -weight[n])  # stable: ties keep their order
+
+    return order
 
 
 def _compile_times(session: Session, names: set[str], last_runs: int) -> dict[str, list[float]]:
