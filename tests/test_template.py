@@ -109,8 +109,8 @@ def _history(tmp_path: Path, seconds: dict[str, float]) -> Store:
     shard = Shard(1, 1)
     names = plan(store, "run-1", shard, list(seconds), "fp")
     env = {"torch_version": "2.13.0+cpu", "python": "3.11", "platform": "linux", "device": "cpu"}
-    run_id = begin_part(store, "run-1", shard, environment=env, label="r", runner_version="t", normalize="canonical")
-    store.add_results(run_id, [CaseResult(n, CaseStatus.OK, {"dynamo_graph": n}, None, seconds[n]) for n in names])
+    attempt = begin_part(store, "run-1", shard, environment=env, label="r", runner_version="t", normalize="canonical")
+    store.add_results(attempt.run_id, [CaseResult(n, CaseStatus.OK, {"dynamo_graph": n}, None, seconds[n]) for n in names])
     finish_part(store, "run-1", shard)
     return store
 
