@@ -102,7 +102,9 @@ def import_name_project(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     (project / "tests").mkdir()
     (project / "pyproject.toml").write_text('[tool.snapshot-runner]\ntrack = ["quanto"]\n')
     for name in ("one", "two", "three"):
-        (project / "cases" / f"{name}.py").write_text(f"import torch\nfrom snapshot_runner import case\n\n@case\ndef {name}():\n    return torch.sin, (torch.ones(2),)\n")
+        (project / "cases" / f"{name}.py").write_text(
+            f"import torch\nfrom snapshot_runner import case\n\n@case\ndef {name}():\n    return torch.sin, (torch.ones(2),)\n"
+        )
     (project / "tests" / "test_goldens.py").write_text("from snapshot_runner.goldens.pytest_plugin import test_golden, test_golden_orphans  # noqa: F401\n")
     env = {**os.environ, "PYTHONPATH": str(site), "PYTHONWARNINGS": "ignore"}
     return project, env
@@ -126,7 +128,9 @@ def test_track_of_an_import_name_suggests_its_distribution(import_name_project: 
 
 def test_a_plugin_configuration_error_is_one_line_once(import_name_project: tuple[Path, dict[str, str]]) -> None:
     project, env = import_name_project
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:cacheprovider"], cwd=project, capture_output=True, text=True, env=env)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:cacheprovider"], cwd=project, capture_output=True, text=True, env=env
+    )
     output = proc.stdout + proc.stderr
     assert proc.returncode == pytest.ExitCode.USAGE_ERROR, output
     quanto = [line for line in output.splitlines() if "quanto" in line]
