@@ -1,4 +1,4 @@
-# snapshot_runner: the README's commands. Every target installs first if needed.
+# snapshot_runner: the commands of README.md and docs/contributing.md. Every target installs first if needed.
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
