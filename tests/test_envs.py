@@ -306,7 +306,7 @@ def test_installer_goes_with_torch(tmp_path: Path) -> None:
     proc = run_cli("capture", "-k", "twotensor_view", "--installer", "uv")
     assert (proc.returncode, proc.stderr.strip()) == (
         2,
-        "snapshot-runner: error: --index-url, --extra-index-url, --find-links, --pre, --with and --installer go with --torch",
+        "snapshot-runner: error: --installer goes with --torch: it makes --torch environments",
     )
 
 

@@ -253,8 +253,10 @@ def target(args: argparse.Namespace, log: TextIO | None = None) -> Target:
     if args.torch:
         installer = Installer(args.installer) if args.installer else None
         return Target(torch=torch_spec(args, resolve_torch(args, args.torch, log)), envs_dir=envs_dir, installer=installer)
-    if args.index_url or args.extra_index_url or args.find_links or args.pre or args.with_ or args.installer:
-        raise CliError("--index-url, --extra-index-url, --find-links, --pre, --with and --installer go with --torch")
+    if args.index_url or args.extra_index_url or args.find_links or args.pre or args.with_:
+        raise CliError("--index-url, --extra-index-url, --find-links, --pre and --with go with --torch")
+    if args.installer:
+        raise CliError("--installer goes with --torch: it makes --torch environments")
     return Target(python=Path(args.python) if args.python else None, envs_dir=envs_dir)
 
 
