@@ -1,4 +1,4 @@
-# snapshot_runner: the README's commands. Every target installs first if needed.
+# snapshot_runner: the commands of README.md and docs/contributing.md. Every target installs first if needed.
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -20,14 +20,16 @@ $(STAMP): pyproject.toml Makefile
 	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev]" "$(TORCH_SPEC)"
 	@touch $(STAMP)
 
-# Lint: ruff (rules and formatting), mypy, and the layout check (no import
-# cycles, a torch-only worker side, no overlong module without a reason).
+# Lint: ruff (rules and formatting), mypy, the layout check (no import
+# cycles, a torch-only worker side, no overlong module without a reason), and
+# the docs site (mkdocs.yml; built into the ignored site/).
 lint: install
 	$(VENV)/bin/ruff check snapshot_runner scripts tests
 	$(VENV)/bin/ruff format --check snapshot_runner scripts tests
 	$(VENV)/bin/mypy
 	$(PY) scripts/check_layout.py
 	$(VENV)/bin/actionlint -shellcheck $(VENV)/bin/shellcheck
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
 
 # Everything: lint, unit tests, bad-input tests, determinism checks and the golden check.
 # Not the multi_torch tests: they install another torch (`make test-torch`).

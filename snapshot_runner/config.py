@@ -108,6 +108,25 @@ def _parsers(base: Path) -> dict[str, tuple[str, Callable[[str, Any], Any]]]:
     }
 
 
+# What each key means, for the docs' generated config reference (docs/reference/config.md).
+KEY_HELP = {
+    "cases-dir": "path: the case modules' directory, relative to this pyproject.toml (default: `cases`)",
+    "snapshots-dir": "path: the goldens' directory, relative to this pyproject.toml (default: `snapshots`)",
+    "db": "string: the history database, a path (SQLite) or any SQLAlchemy URL; `$SNAPSHOT_RUNNER_DB` wins over it (default: `db/history.sqlite`)",
+    "with": "list of strings: installed after torch into every environment the tool makes (`--torch`, bisect, nightly): requirements, paths, `-e PATH`; `--with` replaces the list",
+    "track": "list of strings: distributions (not import names) whose versions each run and golden records",
+    "index-url": "string: with `--torch`: the installer's index",
+    "extra-index-url": "list of strings: with `--torch`, more indexes",
+    "find-links": "list of strings: with `--torch`, local directories or URLs of wheels, relative to this pyproject.toml",
+    "fail-on": "string: the golden check's drift level: a change below it passes with a warning (default: `text`, any change fails)",
+}
+
+
+def known_keys() -> list[str]:
+    """The section's keys, in the order the docs list them."""
+    return list(_parsers(Path()))
+
+
 def parse_section(section: Mapping[str, Any], path: Path) -> ProjectConfig:
     """The section of ``path`` (a pyproject.toml) as a ``ProjectConfig``."""
     parsers = _parsers(path.parent)

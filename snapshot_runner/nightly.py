@@ -8,7 +8,7 @@ reports, and bisect what a new torch changed.
    on the same device (a GPU run or a hand-made ``record`` in between is not
    what last night saw), or with the goldens on the first night, over the same
    case selection; write ``drift-<date>.md``, ``.html``, ``.json`` and
-   ``.junit.xml``. A run recorded by shards (``record --shard``) is reported
+   ``.junit.xml`` (a second night on one day: ``drift-<date>T<time>.*``). A run recorded by shards (``record --shard``) is reported
    the same way, without recording (``report_night``);
 3. optionally, for every case whose graphs changed under a new torch, bisect
    it between the two nights' versions: ``bisect-<date>-<case>.md``.
@@ -193,15 +193,22 @@ def report_night(store: Store, plan: Plan, this: RunInfo, log: TextIO, *, now: d
     until = resolve(store, str(this.id), snapshots_dir=plan.snapshots_dir)
     report = compare(since.selected(plan.names, plan.substring), until.selected(plan.names, plan.substring))
     night = Night(this, previous, report, capture)
-    date = now.date().isoformat()
     plan.reports_dir.mkdir(parents=True, exist_ok=True)
+    stem = report_stem(plan.reports_dir, now)
     for fmt in DRIFT_FORMATS:
-        path = plan.reports_dir / f"drift-{date}.{DRIFT_SUFFIX.get(fmt, fmt)}"
+        path = plan.reports_dir / f"drift-{stem}.{DRIFT_SUFFIX.get(fmt, fmt)}"
         path.write_text(drift_renderer(fmt)(report), encoding="utf-8")
         night.written.append(path)
     if plan.bisect:
-        _bisect_changes(store, plan, night, date, log)
+        _bisect_changes(store, plan, night, stem, log)
     return night
+
+
+def report_stem(reports_dir: Path, now: dt.datetime) -> str:
+    """``<date>`` for the day's first night; a later one on that day adds its time
+    (``<date>T<HHMMSS>``), so the first night's reports are kept, never overwritten."""
+    date = now.date().isoformat()
+    return date if not any(reports_dir.glob(f"drift-{date}.*")) else f"{now:%Y-%m-%dT%H%M%S}"
 
 
 def _bisect_changes(store: Store, plan: Plan, night: Night, date: str, log: TextIO) -> None:

@@ -183,14 +183,22 @@ def _sized_cache(root: Path, outside: Path) -> EnvCache:
     return cache
 
 
-def test_sizes_count_each_hardlinked_file_once(tmp_path: Path) -> None:
+def test_sizes_count_each_hardlinked_file_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "uv-cache"))
     cache = _sized_cache(tmp_path / "envs", tmp_path / "uv-cache")
     # One env: its own 2 MB once (two names) and the linked 3 MB; all three: 3 x 2 + 3.
     assert [round(env.size() / MB, 1) for env in cache.envs()] == [5.0, 5.0, 5.0]
     assert (round(cache.usage().on_disk / MB, 1), round(cache.usage().shared / MB, 1)) == (9.0, 3.0)
     listed = run_cli("envs", "list", "--envs-dir", str(cache.root))
     assert listed.returncode == 0, listed.stderr
-    assert listed.stderr.strip() == f"3 environments in {cache.root}: 9 MB on disk (hardlinked files once, 3 MB of it shared with uv's package cache)"
+    # uv's cache holds the linked 3 MB and nothing else: with it, still 9 MB, each file once.
+    assert listed.stderr.strip() == (
+        f"3 environments in {cache.root}: 9 MB on disk (hardlinked files once, 3 MB of it shared with uv's package cache); "
+        f"with uv's package cache {tmp_path / 'uv-cache'}: 9 MB in all (`uv cache clean` empties it)"
+    )
+    (tmp_path / "uv-cache" / "wheel-only-in-the-cache").write_bytes(os.urandom(MB))
+    listed = run_cli("envs", "list", "--envs-dir", str(cache.root))
+    assert listed.stderr.strip().endswith(f"with uv's package cache {tmp_path / 'uv-cache'}: 10 MB in all (`uv cache clean` empties it)")
 
 
 def test_prune_to_a_size_removes_the_least_recently_used_first(tmp_path: Path) -> None:
@@ -210,6 +218,23 @@ def test_prune_older_than_days(tmp_path: Path) -> None:
     assert pruned.returncode == 0, pruned.stderr
     assert sorted(line.split()[1] for line in pruned.stdout.splitlines()) == ["middle", "oldest"]
     assert [env.key for env in cache.envs()] == ["newest"]
+
+
+def test_prune_named_environments_only(tmp_path: Path) -> None:
+    cache = _cache_with_three_envs_and_a_half_made_one(tmp_path / "envs")
+    pruned = run_cli("envs", "prune", "middle", "newest", "--envs-dir", str(cache.root))
+    assert pruned.returncode == 0, pruned.stderr
+    # The half-made one goes too, as with every prune; "oldest" (least recently used) stays.
+    assert sorted(line.split()[1] for line in pruned.stdout.splitlines()) == ["half", "middle", "newest"]
+    assert [env.key for env in cache.envs()] == ["oldest"]
+
+
+def test_prune_of_an_unknown_key_is_one_line_and_removes_nothing(tmp_path: Path) -> None:
+    cache = _cache_with_three_envs_and_a_half_made_one(tmp_path / "envs")
+    pruned = run_cli("envs", "prune", "middle", "2.99.0-cpu", "--envs-dir", str(cache.root))
+    assert (pruned.returncode, pruned.stdout) == (2, "")
+    assert pruned.stderr.strip() == f"snapshot-runner: error: no environment 2.99.0-cpu in {cache.root} (see `snapshot-runner envs list`)"
+    assert sorted(env.key for env in cache.envs()) == ["half", "middle", "newest", "oldest"]
 
 
 @pytest.mark.parametrize(
@@ -256,6 +281,33 @@ def test_pip_is_the_fallback_and_says_why(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "installing with pip, a full copy of torch per environment: uv cannot honour pip's install.only-binary" in proc.stderr
     assert "snapshot-runner: error: pip could not install torch==9.9: " in proc.stderr
+
+
+def test_uv_is_a_dependency_and_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    import uv
+
+    from snapshot_runner.envs.installer import Installer, choose_installer, uv_binary
+
+    monkeypatch.delenv("SNAPSHOT_RUNNER_INSTALLER", raising=False)
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)  # no pip setting that would send it to pip
+    assert uv_binary() == str(uv.find_uv_bin())
+    assert choose_installer() == (Installer.UV, None)
+    assert choose_installer(Installer.PIP) == (Installer.PIP, "--installer pip")
+
+
+def test_installer_pip_is_said_in_one_line(tmp_path: Path) -> None:
+    proc = run_cli("capture", "-k", "twotensor_view", "--torch", "9.9", "--installer", "pip", "--envs-dir", str(tmp_path))
+    assert proc.returncode == 2
+    assert "installing with pip, a full copy of torch per environment: --installer pip\n" in proc.stderr
+    assert "snapshot-runner: error: pip could not install torch==9.9: " in proc.stderr
+
+
+def test_installer_goes_with_torch(tmp_path: Path) -> None:
+    proc = run_cli("capture", "-k", "twotensor_view", "--installer", "uv")
+    assert (proc.returncode, proc.stderr.strip()) == (
+        2,
+        "snapshot-runner: error: --installer goes with --torch: it makes --torch environments",
+    )
 
 
 def test_a_bad_spec_is_one_line(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 from .conftest import CASES, REPO, run_cli
 
@@ -47,7 +48,7 @@ def test_nightly_compares_with_goldens_then_with_the_previous_night(tmp_path):
     first = nightly(db, str(reports), str(cases))
     assert first.returncode == 0, first.stderr
     assert "(run 1 from golden)" in first.stderr
-    markdown = (reports / f"drift-{date}.md").read_text()
+    markdown = first_markdown = (reports / f"drift-{date}.md").read_text()
     assert markdown.startswith("## Graph drift: goldens")
     # Only the selected cases: the other goldens are not "removed".
     assert "**2** unchanged (of 2 cases)" in markdown
@@ -78,7 +79,13 @@ def test_nightly_compares_with_goldens_then_with_the_previous_night(tmp_path):
     second = nightly(db, str(reports), str(cases))
     assert second.returncode == 0, second.stderr
     assert "(run 4 from run 1)" in second.stderr
-    markdown = (reports / f"drift-{date}.md").read_text()
+    # The second night of the day keeps the first one's reports and writes its own beside them.
+    assert (reports / f"drift-{date}.md").read_text() == first_markdown
+    written = sorted(line.removeprefix("nightly: wrote ") for line in second.stderr.splitlines() if line.startswith("nightly: wrote "))
+    second_stem = Path(written[0]).name.removeprefix("drift-").removesuffix(".html")
+    assert [Path(path).name for path in written] == [f"drift-{second_stem}.{suffix}" for suffix in ("html", "json", "junit.xml", "md")]
+    assert second_stem.startswith(f"{date}T") and len(list(reports.iterdir())) == 8
+    markdown = Path(written[-1]).read_text()
     assert markdown.startswith("## Graph drift: run 1 'nightly-")
     assert "**1** changed" in markdown and f"| `{VIEW}` | changed |" in markdown
     # Same torch both nights: the drift is the cases', not torch's.

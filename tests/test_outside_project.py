@@ -71,6 +71,9 @@ def test_the_wheel_works_from_a_project_outside_the_checkout(installed_tool: Pat
     )
     package = Path(where.strip())
     assert package.is_relative_to(installed_tool.parent), "imported from the checkout, not the wheel"
+    # uv comes with it (a dependency): the --torch environments are made with it.
+    uv = _ok(run_tool(installed_tool, project, "-c", "import uv; print(uv.find_uv_bin())", command="python")).strip()
+    assert Path(uv).is_relative_to(installed_tool.parent)
     # Every file of the package ships: modules, migrations, their templates and config.
     source = {p.relative_to(REPO / "snapshot_runner") for p in (REPO / "snapshot_runner").rglob("*") if p.is_file() and "__pycache__" not in p.parts}
     installed = {p.relative_to(package) for p in package.rglob("*") if p.is_file() and "__pycache__" not in p.parts}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.metadata
 import platform
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 
@@ -43,8 +43,17 @@ def package_versions(names: Sequence[str]) -> dict[str, str]:
         try:
             versions[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
-            raise UntrackedPackage(f"track: {name} is not installed under torch {torch.__version__} ({sys.executable})") from None
+            raise UntrackedPackage(f"track: {name} is not installed under torch {torch.__version__} ({sys.executable}){_hint(name)}") from None
     return dict(sorted(versions.items()))
+
+
+def _hint(name: str) -> str:
+    """Users write import names; ``track`` and ``with`` take distribution names."""
+    # packages_distributions is Python 3.10+; the worker side runs on 3.9 too.
+    by_import: Mapping[str, list[str]] = getattr(importlib.metadata, "packages_distributions", dict)()
+    providers = by_import.get(name.replace("-", "_"), [])
+    mean = f"; did you mean {' or '.join(sorted(set(providers)))} (it provides `import {name}`; track takes distribution names)?" if providers else ""
+    return f"{mean}; the environments the tool makes get a package with `with` in [tool.snapshot-runner] or --with REQ"
 
 
 def describe(track: Sequence[str] = (), *, gpu_name_of: Callable[[], str | None] = gpu_name) -> dict[str, Any]:

@@ -12,6 +12,7 @@ step depends on the state the one before left in torch.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import importlib
 import os
@@ -224,15 +225,19 @@ def compile_summary(codes: Sequence[Any], graphs: int, entries: Sequence[Any]) -
 
     counters = dynamo_utils.counters
     recompiles = [_strip_compile_id(_first_line(reason)) for code in dict.fromkeys(codes) for reason in dynamo_utils.guard_failures.get(code, [])]
-    breaks = [_first_line(reason) for reason in counters["graph_break"]]
+    # Dynamo counts each reason text; reasons that differ past their first line
+    # are one line here, so their counts are added and said (the total stays whole).
+    breaks: collections.Counter[str] = collections.Counter()
+    for reason, count in counters["graph_break"].items():
+        breaks[_first_line(reason)] += count
     lines = [
         f"frames compiled: {len(dict.fromkeys(codes))}",
         f"graphs: {graphs}",
         f"cache entries: {len(entries)}",
         f"recompiles: {len(recompiles)}",
         *(f"  - {r}" for r in recompiles),
-        f"graph breaks: {sum(counters['graph_break'].values())}",
-        *(f"  - {b}" for b in breaks),
+        f"graph breaks: {sum(breaks.values())}",
+        *(f"  - {b}" + (f" ({n} times)" if n > 1 else "") for b, n in breaks.items()),
     ]
     return "\n".join(lines) + "\n"
 
@@ -266,10 +271,14 @@ def _default_loss(output: torch.Tensor) -> torch.Tensor:
 
 
 def run_backward(outputs: Any, loss: Callable[[Any], Any] | None) -> None:
-    loss = loss or _default_loss
+    """A case's own ``loss`` gets the output as the function returned it (a dict, a
+    TensorDict, a tuple: pytrees intact); the default sums each tensor leaf."""
+    if loss is not None:
+        loss(outputs).backward()
+        return
     for out in pytree.tree_leaves(outputs):
         if isinstance(out, torch.Tensor) and out.requires_grad:
-            loss(out).backward(retain_graph=True)
+            _default_loss(out).backward(retain_graph=True)
 
 
 def _as_calls(args: Any) -> list[Call]:

@@ -129,6 +129,7 @@ def cmd_bisect(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from snapshot_runner.bisect.report import renderer
     from snapshot_runner.envs.cache import EnvCache
     from snapshot_runner.envs.index import PackageIndexError, offered_between
+    from snapshot_runner.envs.installer import Installer
     from snapshot_runner.envs.prefetch import prefetcher
     from snapshot_runner.envs.target import Target
 
@@ -137,7 +138,7 @@ def cmd_bisect(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     case, _, key = args.target.partition("/")
     versions = _versions(args)
     args.good, args.bad = _end(args, args.good, "good", err), _end(args, args.bad, "bad", err)
-    cache_target = Target(envs_dir=Path(args.envs_dir) if args.envs_dir else None)
+    cache_target = Target(envs_dir=Path(args.envs_dir) if args.envs_dir else None, installer=Installer(args.installer) if args.installer else None)
 
     def capture_at(version: str) -> CaptureReport:
         print(f"capturing {case} with torch {version} ...", file=err)
@@ -150,7 +151,7 @@ def cmd_bisect(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         store = stack.enter_context(open_store(args.db, create=True))
         prefetch = None
         if args.prefetch:
-            prefetch = stack.enter_context(prefetcher(EnvCache(cache_target.envs_dir), lambda v: torch_spec(args, v), err))
+            prefetch = stack.enter_context(prefetcher(EnvCache(cache_target.envs_dir), lambda v: torch_spec(args, v), err, cache_target.installer))
         if case not in store.case_names():
             _check_case_source(case, Path(args.cases_dir))
             print(f"note: {case} is not in {store.url}; every version will be captured", file=err)

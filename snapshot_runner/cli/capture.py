@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 from pathlib import Path
 from typing import TextIO
 
@@ -74,6 +75,10 @@ def cmd_capture(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         Path(args.json_path).write_text(report.dumps(), encoding="utf-8")
     report_failures(results, args.debug, err)
     print(f"{len(results)} cases: {status_summary(results) or 'none'}", file=err)
+    if args.torch:  # capture stores nothing: say how to see these against the goldens
+        selection = [*(arg for name in args.case for arg in ("--case", name)), *(["-k", args.substring] if args.substring else [])]
+        command = shlex.join(["snapshot-runner", "drift", "--from", "golden", "--torch", args.torch, *selection])
+        print(f"compared with the goldens by: {command}", file=err)
     failed = bool(report.failed) or bool(report.load_errors)
     return Exit.FAILED if failed else Exit.OK
 

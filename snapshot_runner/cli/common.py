@@ -88,6 +88,12 @@ def add_installer_options(group: argparse._ArgumentGroup) -> None:
     group.add_argument("--find-links", action="append", default=[], metavar="PATH|URL", help="with --torch (repeatable)")
     group.add_argument("--envs-dir", default=None, metavar="DIR", help=ENVS_DIR_HELP)
     group.add_argument("--pre", action="store_true", help="newest: a pre-release or nightly may be the newest")
+    group.add_argument(
+        "--installer",
+        choices=["uv", "pip"],
+        default=None,
+        help="what makes a --torch environment (default: $SNAPSHOT_RUNNER_INSTALLER, else uv: a shared, hardlinked cache; pip copies torch each time)",
+    )
 
 
 def add_target_options(p: argparse.ArgumentParser) -> None:
@@ -249,13 +255,17 @@ def resolve_torch(args: argparse.Namespace, text: str, log: TextIO | None, what:
 
 def target(args: argparse.Namespace, log: TextIO | None = None) -> Target:
     """The capture target that ``add_target_options`` chose (``newest`` resolved, said on ``log``)."""
+    from snapshot_runner.envs.installer import Installer
     from snapshot_runner.envs.target import Target
 
     envs_dir = Path(args.envs_dir) if args.envs_dir else None
     if args.torch:
-        return Target(torch=torch_spec(args, resolve_torch(args, args.torch, log)), envs_dir=envs_dir)
+        installer = Installer(args.installer) if args.installer else None
+        return Target(torch=torch_spec(args, resolve_torch(args, args.torch, log)), envs_dir=envs_dir, installer=installer)
     if args.index_url or args.extra_index_url or args.find_links or args.pre or args.with_:
         raise CliError("--index-url, --extra-index-url, --find-links, --pre and --with go with --torch")
+    if args.installer:
+        raise CliError("--installer goes with --torch: it makes --torch environments")
     return Target(python=Path(args.python) if args.python else None, envs_dir=envs_dir)
 
 

@@ -6,6 +6,7 @@ import argparse
 import datetime as dt
 import math
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -18,11 +19,12 @@ if TYPE_CHECKING:
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> dict[str, Handler]:
     p_envs = sub.add_parser("envs", help="list or prune the cached torch environments of --torch")
     actions = p_envs.add_subparsers(dest="envs_action", required=True)
-    for name, help_text in (("list", "one line per environment"), ("prune", "remove half-made and least recently used environments")):
+    for name, help_text in (("list", "one line per environment"), ("prune", "remove named, half-made and least recently used environments")):
         action = actions.add_parser(name, help=help_text)
         add_debug(action)
         action.add_argument("--envs-dir", default=None, metavar="DIR", help=ENVS_DIR_HELP)
         if name == "prune":
+            action.add_argument("keys", nargs="*", metavar="KEY", help="remove these environments (the KEY column of `envs list`)")
             action.add_argument("--keep", type=int, default=None, metavar="N", help="keep the N most recently used (0 when no other bound is given)")
             action.add_argument("--max-size", default=None, metavar="SIZE", help="remove least recently used until all left take at most SIZE (500M, 20G)")
             action.add_argument("--older-than", type=float, default=None, metavar="DAYS", help="remove those not used for DAYS days")
@@ -52,9 +54,10 @@ def cmd_envs(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     # `not >= 0` rather than `< 0`: NaN compares false with everything.
     if args.older_than is not None and not (math.isfinite(args.older_than) and args.older_than >= 0):
         raise CliError(f"--older-than wants a number of days >= 0, got {args.older_than:g}")
-    keep = 0 if args.keep is None and args.max_size is None and args.older_than is None else args.keep
+    # No key and no bound: all of them; keys alone: just those.
+    keep = 0 if not args.keys and args.keep is None and args.max_size is None and args.older_than is None else args.keep
     older_than = args.older_than * 86400 if args.older_than is not None else None
-    prune(cache, out, err, keep=keep, max_size=size_option("--max-size", args.max_size), older_than=older_than)
+    prune(cache, out, err, keep=keep, max_size=size_option("--max-size", args.max_size), older_than=older_than, keys=args.keys)
     return Exit.OK
 
 
@@ -67,9 +70,21 @@ def size_option(flag: str, text: str | None) -> int | None:
         raise CliError(f"{flag}: {exc}") from None
 
 
-def prune(cache: EnvCache, out: TextIO, err: TextIO, *, keep: int | None = None, max_size: int | None = None, older_than: float | None = None) -> None:
+def prune(
+    cache: EnvCache,
+    out: TextIO,
+    err: TextIO,
+    *,
+    keep: int | None = None,
+    max_size: int | None = None,
+    older_than: float | None = None,
+    keys: Sequence[str] = (),
+) -> None:
     """Prune the cache (see ``EnvCache.prune``) and say what went: one line each on ``out``, the sum on ``err``."""
-    pruned = cache.prune(keep, max_size, older_than)
+    try:
+        pruned = cache.prune(keep, max_size, older_than, keys)
+    except KeyError as exc:
+        raise CliError(f"no environment {exc.args[0]} in {cache.root} (see `snapshot-runner envs list`)") from None
     for env, size in pruned.removed:
         print(f"removed {env.key} ({human_size(size)})", file=out)
     for env in pruned.busy:
@@ -99,9 +114,18 @@ def prune_to_bound(args: argparse.Namespace, err: TextIO) -> None:
 
 
 def size_line(cache: EnvCache) -> str:
+    """The cache's disk use, and uv's package cache's (the environments link their files from it)."""
+    from snapshot_runner.envs.disk import scan, usage
+    from snapshot_runner.envs.installer import uv_cache_dir
+
     envs, used = cache.envs(), cache.usage()
     shared = f", {human_size(used.shared)} of it shared with uv's package cache" if used.shared else ""
-    return f"{len(envs)} environments in {cache.root}: {human_size(used.on_disk)} on disk (hardlinked files once{shared})"
+    line = f"{len(envs)} environments in {cache.root}: {human_size(used.on_disk)} on disk (hardlinked files once{shared})"
+    uv_cache = uv_cache_dir()
+    if uv_cache is None or not uv_cache.is_dir():
+        return line
+    both = usage([scan(env.path) for env in envs] + [scan(uv_cache)])
+    return f"{line}; with uv's package cache {uv_cache}: {human_size(both.on_disk)} in all (`uv cache clean` empties it)"
 
 
 def _list(cache: EnvCache, out: TextIO, err: TextIO) -> int:

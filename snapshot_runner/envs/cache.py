@@ -23,12 +23,12 @@ import os
 import platform
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
 from snapshot_runner.envs.disk import Scan, Usage, scan, usage
-from snapshot_runner.envs.installer import choose_installer, env_python, make_torch_env
+from snapshot_runner.envs.installer import Installer, choose_installer, env_python, make_torch_env
 from snapshot_runner.envs.torch_spec import TorchSpec
 from snapshot_runner.redact import redact
 
@@ -161,14 +161,14 @@ class EnvCache:
             print(f"made environment {env_dir.name} in {time.monotonic() - start:.0f} s", file=log)
 
     @contextlib.contextmanager
-    def use(self, spec: TorchSpec, log: TextIO | None = None, verbose: bool = False) -> Iterator[Path]:
-        """The python of a cached env with exactly ``spec``'s torch, made if needed."""
+    def use(self, spec: TorchSpec, log: TextIO | None = None, verbose: bool = False, installer: Installer | None = None) -> Iterator[Path]:
+        """The python of a cached env with exactly ``spec``'s torch, made if needed (with ``installer``, else uv where it runs)."""
 
         def build(env_dir: Path) -> dict[str, Any]:
-            installer, why_pip = choose_installer()
+            installer_used, why_pip = choose_installer(installer)
             if why_pip and log:
                 print(f"installing with pip, a full copy of torch per environment: {why_pip}", file=log)
-            return make_torch_env(spec, env_dir, log if verbose else None, installer)
+            return make_torch_env(spec, env_dir, log if verbose else None, installer_used)
 
         with self.use_env(spec.key(), build, log) as python:
             yield python
@@ -177,19 +177,23 @@ class EnvCache:
         """Disk used by every environment together, hardlinked files once."""
         return usage(scan(env.path) for env in self.envs())
 
-    def prune(self, keep: int | None = None, max_size: int | None = None, older_than: float | None = None) -> Pruned:
-        """Remove half-made envs, then complete ones least recently used first:
-        all but the ``keep`` most recent, those unused for ``older_than`` seconds,
-        and more until all left take at most ``max_size`` bytes. An env in use is kept."""
+    def prune(self, keep: int | None = None, max_size: int | None = None, older_than: float | None = None, keys: Sequence[str] = ()) -> Pruned:
+        """Remove half-made envs and those named in ``keys``, then complete ones least
+        recently used first: all but the ``keep`` most recent, those unused for
+        ``older_than`` seconds, and more until all left take at most ``max_size``
+        bytes. An env in use is kept. Raises ``KeyError`` for a key not in the cache."""
         envs = self.envs()
+        unknown = sorted(set(keys) - {env.key for env in envs})
+        if unknown:
+            raise KeyError(", ".join(unknown))
         scans = {env.key: scan(env.path) for env in envs}
         before = usage(scans.values())
         complete = [env for env in envs if env.complete]
-        doomed = [env for env in envs if not env.complete]
+        doomed = [env for env in envs if not env.complete or env.key in keys]
         if keep is not None:
-            doomed += complete[keep:]
+            doomed += [env for env in complete[keep:] if env not in doomed]
         if older_than is not None:
-            doomed += [env for env in complete[:keep] if env.last_used < time.time() - older_than]
+            doomed += [env for env in complete[:keep] if env.last_used < time.time() - older_than and env not in doomed]
         pruned = Pruned()
         for env in doomed:
             self._remove(env, scans, pruned)

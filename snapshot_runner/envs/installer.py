@@ -1,13 +1,14 @@
 """Make one virtual environment holding exactly one torch (and numpy), with uv or pip.
 
-uv is used when it is installed (on PATH or next to this Python: the dev
-extra has it). It installs from its shared package cache (uv's default, or
+uv is used by default: it is a dependency, and its wheel ships the binary
+(``uv.find_uv_bin()``; else one on PATH or next to this Python). It installs from its shared package cache (uv's default, or
 ``$UV_CACHE_DIR``) by hardlinks, so a torch already downloaded costs seconds
 and a few MB per environment instead of a full copy (``make bench-envs``).
 uv reads none of pip's configuration, so pip's is passed on to it
 (``pip_config``), and it takes the best version over all indexes as pip does.
-Without uv, or with a pip setting uv cannot honour, pip makes the env and the
-reason is said. ``SNAPSHOT_RUNNER_INSTALLER=uv|pip`` overrides the choice.
+With ``--installer pip``, without a uv that runs, or with a pip setting uv
+cannot honour, pip makes the env and the reason is said in one line.
+``SNAPSHOT_RUNNER_INSTALLER=uv|pip`` is the default of ``--installer``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -37,22 +39,53 @@ def env_python(env_dir: Path) -> Path:
     return env_dir / "bin" / "python"
 
 
+class Installer(StrEnum):
+    UV = "uv"
+    PIP = "pip"
+
+
 def uv_binary() -> str | None:
-    beside = Path(sys.executable).parent / "uv"  # the venv's own, not on PATH when run as .venv/bin/...
-    return str(beside) if beside.is_file() else shutil.which("uv")
+    """The uv binary: the ``uv`` package's (a dependency), else one beside this Python or on PATH."""
+    try:
+        import uv
+
+        return str(uv.find_uv_bin())
+    except (ImportError, FileNotFoundError):  # uninstalled by hand, or a wheel without its binary
+        beside = Path(sys.executable).parent / "uv"  # the venv's own, not on PATH when run as .venv/bin/...
+        return str(beside) if beside.is_file() else shutil.which("uv")
 
 
-def choose_installer() -> tuple[str, str | None]:
-    """``uv`` or ``pip``, and why pip when it is pip."""
-    chosen = os.environ.get(INSTALLER_VAR)
-    if chosen in ("uv", "pip"):
-        return chosen, None if chosen == "uv" else f"{INSTALLER_VAR}=pip"
-    if not uv_binary():
-        return "pip", "uv is not installed (pip install uv)"
+def _uv_runs(uv: str) -> bool:
+    try:
+        return subprocess.run([uv, "--version"], capture_output=True, timeout=60).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):  # another platform's binary, no exec permission
+        return False
+
+
+def uv_cache_dir() -> Path | None:
+    """Where uv keeps its package cache (``$UV_CACHE_DIR`` or uv's default); None without a uv that runs."""
+    uv = uv_binary()
+    try:
+        proc = subprocess.run([uv, "cache", "dir"], capture_output=True, text=True, timeout=60) if uv else None
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return Path(proc.stdout.strip()) if proc and proc.returncode == 0 and proc.stdout.strip() else None
+
+
+def choose_installer(requested: Installer | None = None) -> tuple[Installer, str | None]:
+    """``uv`` or ``pip`` (``requested``, else ``$SNAPSHOT_RUNNER_INSTALLER``, else uv), and why pip when it is pip."""
+    chosen = requested or os.environ.get(INSTALLER_VAR)
+    if chosen in (Installer.UV, Installer.PIP):
+        return Installer(chosen), None if chosen == Installer.UV else "--installer pip" if requested else f"{INSTALLER_VAR}=pip"
+    uv = uv_binary()
+    if not uv:
+        return Installer.PIP, "uv is not installed (pip install uv)"
+    if not _uv_runs(uv):
+        return Installer.PIP, f"{uv} does not run here"
     untranslatable = uv_options(pip_settings()).untranslatable
     if untranslatable:
-        return "pip", f"uv cannot honour pip's {', '.join(untranslatable)}"
-    return "uv", None
+        return Installer.PIP, f"uv cannot honour pip's {', '.join(untranslatable)}"
+    return Installer.UV, None
 
 
 def _run(command: Sequence[str], log: TextIO | None, env: dict[str, str] | None = None) -> tuple[int, list[str]]:
@@ -95,7 +128,7 @@ def failure_reason(lines: Sequence[str]) -> str:
     return nonblank[-1] if nonblank else "no output"
 
 
-def _commands(installer: str, spec: TorchSpec, env_dir: Path) -> tuple[list[str], list[str], dict[str, str]]:
+def _commands(installer: Installer, spec: TorchSpec, env_dir: Path) -> tuple[list[str], list[str], dict[str, str]]:
     """The installer's command that makes the env, its install command (the
     packages go after it), and the variables they need."""
     python = str(env_python(env_dir))
@@ -154,7 +187,7 @@ def _install_with(install: list[str], env: dict[str, str], spec: TorchSpec, env_
     return installed_versions(env_dir, names)
 
 
-def make_torch_env(spec: TorchSpec, env_dir: Path, log: TextIO | None = None, installer: str | None = None) -> dict[str, Any]:
+def make_torch_env(spec: TorchSpec, env_dir: Path, log: TextIO | None = None, installer: Installer | None = None) -> dict[str, Any]:
     """Make ``env_dir`` with exactly ``spec``'s torch and numpy, then its --with
     entries; what the cache records of it.
 

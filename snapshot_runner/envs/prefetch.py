@@ -9,14 +9,14 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TextIO
 
 from snapshot_runner.envs.cache import EnvCache
-from snapshot_runner.envs.installer import InstallError
+from snapshot_runner.envs.installer import Installer, InstallError
 from snapshot_runner.envs.torch_spec import SpecError, TorchSpec
 
 Prefetch = Callable[[list[str]], None]
 
 
 @contextlib.contextmanager
-def prefetcher(cache: EnvCache, spec_of: Callable[[str], TorchSpec], log: TextIO) -> Iterator[Prefetch | None]:
+def prefetcher(cache: EnvCache, spec_of: Callable[[str], TorchSpec], log: TextIO, installer: Installer | None = None) -> Iterator[Prefetch | None]:
     """A function that queues versions for a background install (one at a
     time, each once), or None where there is no free core for it."""
     if (os.cpu_count() or 1) < 2:
@@ -28,7 +28,7 @@ def prefetcher(cache: EnvCache, spec_of: Callable[[str], TorchSpec], log: TextIO
 
     def make(version: str) -> None:
         # A failure here is not a verdict: the probe tries again and skips with its reason.
-        with contextlib.suppress(SpecError, InstallError), cache.use(spec_of(version)):
+        with contextlib.suppress(SpecError, InstallError), cache.use(spec_of(version), installer=installer):
             pass
 
     def prefetch(versions: list[str]) -> None:

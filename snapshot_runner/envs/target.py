@@ -14,6 +14,7 @@ from typing import TextIO
 
 from snapshot_runner.capture.results import CaptureReport
 from snapshot_runner.capture.worker import CaptureRequest, OnResult, OnStart
+from snapshot_runner.envs.installer import Installer
 from snapshot_runner.envs.supervisor import DEFAULT_TIMEOUT, Order, run_capture
 from snapshot_runner.envs.torch_spec import TorchSpec
 
@@ -26,6 +27,7 @@ class Target:
     python: Path | None = None
     torch: TorchSpec | None = None
     envs_dir: Path | None = None
+    installer: Installer | None = None  # None: uv where it runs
 
     def __post_init__(self) -> None:
         if self.python is not None and self.torch is not None:
@@ -33,7 +35,7 @@ class Target:
 
     def with_torch(self, spec: TorchSpec) -> Target:
         """The same cache, another torch (bisect's probes)."""
-        return Target(torch=spec, envs_dir=self.envs_dir)
+        return Target(torch=spec, envs_dir=self.envs_dir, installer=self.installer)
 
     def tracked(self, track: Sequence[str]) -> tuple[str, ...]:
         """``track`` and the distributions of the ``--with`` entries this target installs."""
@@ -54,7 +56,7 @@ def target_python(target: Target, log: TextIO | None = None, *, verbose: bool = 
         return
     from snapshot_runner.envs.cache import EnvCache
 
-    with EnvCache(target.envs_dir).use(target.torch, log=log, verbose=verbose) as python:
+    with EnvCache(target.envs_dir).use(target.torch, log=log, verbose=verbose, installer=target.installer) as python:
         yield python
 
 

@@ -38,6 +38,7 @@ CASES_DIR = pytest.StashKey[Path]()
 TRACK = pytest.StashKey[tuple[str, ...]]()
 UPDATE_COMMAND = pytest.StashKey[str]()
 FAIL_ON = pytest.StashKey[Level]()
+ENVIRONMENT = pytest.StashKey[dict[str, Any]]()
 # Cases found once per session (per xdist worker), on first use.
 DISCOVERY = pytest.StashKey[Discovery]()
 
@@ -119,13 +120,27 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("golden_case", params, ids=[_param_id(p) for p in params])
 
 
-@pytest.fixture(scope="session")
-def golden_environment(pytestconfig: pytest.Config) -> dict[str, Any]:
-    track: tuple[str, ...] = pytestconfig.stash[TRACK]
+def _read_environment(config: pytest.Config) -> None:
     try:
-        return environment.describe(track)
+        track: tuple[str, ...] = config.stash[TRACK]
+        config.stash[ENVIRONMENT] = environment.describe(track)
     except environment.UntrackedPackage as exc:
         raise pytest.UsageError(str(exc)) from None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The environment's facts, read once before any golden test runs: a ``track``
+    package that is missing stops the session with one line, not one setup
+    error per case (a fixture's UsageError would be reported for each)."""
+    if any("golden_case" in getattr(item, "fixturenames", ()) for item in items):
+        _read_environment(config)
+
+
+@pytest.fixture(scope="session")
+def golden_environment(pytestconfig: pytest.Config) -> dict[str, Any]:
+    if ENVIRONMENT not in pytestconfig.stash:  # a test of its own that uses it without golden_case
+        _read_environment(pytestconfig)
+    return pytestconfig.stash[ENVIRONMENT]
 
 
 @pytest.fixture(scope="session")
