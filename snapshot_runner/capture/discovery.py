@@ -163,13 +163,15 @@ def same_name_errors(root: Path, files: Sequence[Path]) -> tuple[list[Path], lis
 BeforeImport = Callable[[Path, str], None]
 
 
-def discover(cases_dir: str | Path, *, exclude: Iterable[str] = (), before_import: BeforeImport | None = None) -> Discovery:
+def discover(cases_dir: str | Path, *, exclude: Iterable[str] = (), before_import: BeforeImport | None = None, reverse_imports: bool = False) -> Discovery:
     """Import every case module under ``cases_dir`` and collect its cases.
 
     A module that fails to import (or calls ``sys.exit``) is reported as a
     ``LoadError``; the other modules still load. Files in ``exclude`` are not
     imported (the supervisor's record of modules that killed a worker);
     ``before_import`` hears of each module about to be imported.
+    ``reverse_imports`` imports the modules last file first (``check-stable``:
+    import order must not matter); the cases keep their order.
     """
     root = Path(cases_dir).resolve()
     if not root.is_dir():
@@ -180,7 +182,8 @@ def discover(cases_dir: str | Path, *, exclude: Iterable[str] = (), before_impor
     cases: list[Case] = []
     skipped = set(exclude)
     files, errors = same_name_errors(root, [p for p in module_files(root) if str(p) not in skipped])
-    for path in files:
+    modules: dict[Path, object] = {}
+    for path in reversed(files) if reverse_imports else files:
         dotted = module_name(root, path)
         if before_import:
             before_import(path, dotted)
@@ -199,9 +202,11 @@ def discover(cases_dir: str | Path, *, exclude: Iterable[str] = (), before_impor
                 )
             )
             continue
-        for attr, value in vars(module).items():
+        modules[path] = module
+    for path in (p for p in files if p in modules):
+        for attr, value in vars(modules[path]).items():
             if isinstance(value, Case):
-                cases.append(value.with_location(case_name(dotted, attr), str(path)))
+                cases.append(value.with_location(case_name(module_name(root, path), attr), str(path)))
     return Discovery(cases_dir=root, cases=cases, errors=errors)
 
 

@@ -17,6 +17,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from snapshot_runner.capture.perturb import hash_seed
 from snapshot_runner.capture.worker import CaptureRequest, output_tail
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
@@ -72,6 +73,7 @@ class WorkerProcess:
     def start(cls, python: Path, request: CaptureRequest, output: Path) -> WorkerProcess:
         command_read, command_write = os.pipe()
         event_read, event_write = os.pipe()
+        seed = hash_seed(request.perturbation)
         try:
             with open(output, "ab") as out:  # appending: the worker truncates it before each case
                 proc = subprocess.Popen(
@@ -81,6 +83,7 @@ class WorkerProcess:
                     stderr=out,
                     pass_fds=(command_read, event_write),
                     start_new_session=True,
+                    env={**os.environ, "PYTHONHASHSEED": seed} if seed else None,
                 )
         except FileNotFoundError:
             raise WorkerError(f"python not found: {python}") from None

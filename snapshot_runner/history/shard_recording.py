@@ -58,8 +58,10 @@ class ShardRecorder(RunRecorder):
         # CI matrix cell, night after night), so it repeats by design.
         return None
 
-    def _open(self, environment: dict[str, Any], names: list[str], sources: list[str], normalize: str) -> int:
-        return begin_part(self.store, self.key, self.shard, environment=environment, label=self.label, runner_version=__version__, normalize=normalize)
+    def _open(self, environment: dict[str, Any], names: list[str], sources: list[str], normalize: str, user_rules: Sequence[dict[str, str]]) -> int:
+        return begin_part(
+            self.store, self.key, self.shard, environment=environment, label=self.label, runner_version=__version__, normalize=normalize, user_rules=user_rules
+        )
 
     def _close(self, run_id: int, expected: int, load_errors: Sequence[dict[str, str]] = ()) -> None:
         # A shard's load errors are its selection's (``Selection.load_errors``), reported by the command.
