@@ -90,15 +90,17 @@ def check(capture: Callable[[int], CaptureReport], repeat: int = DEFAULT_REPEAT)
 
 # --- telling the user --------------------------------------------------------------
 
-_CLASSES = ((re.compile(r"\d+"), r"\d+"), (re.compile(r"(?:0x)?[0-9a-fA-F]+"), r"(?:0x)?[0-9a-fA-F]+"))
+# The differing part's kind, as a pattern for at least as many characters as
+# the shorter side has: an id, never every number.
+_CLASSES = ((re.compile(r"\d+"), r"\d{%d,}"), (re.compile(r"(?:0x)?[0-9a-fA-F]+"), r"(?:0x)?[0-9a-fA-F]{%d,}"))
 # Word characters kept on each side of the differing part in a suggested pattern.
 _BEFORE, _AFTER = re.compile(r"\w{0,16}$"), re.compile(r"^\w{0,16}")
 
 
 def suggest_rule(removed: str, added: str) -> str:
     """A ``normalize`` entry that would make the two lines the same: the
-    differing part generalized (digits, hex, else a token), with the word
-    characters next to it as context."""
+    differing part generalized (as many digits or hex digits or more, else a
+    token), with the word characters next to it as context."""
     start = len(_common_prefix(removed, added))
     end = len(_common_prefix(removed[start:][::-1], added[start:][::-1]))
     # Grow the differing part to whole digit/hex runs, so 1398...000 vs 1402...123 is one number.
@@ -108,7 +110,8 @@ def suggest_rule(removed: str, added: str) -> str:
         end -= 1
     middle_a, middle_b = removed[start : len(removed) - end], added[start : len(added) - end]
     before, after = _found(_BEFORE, removed[:start]), _found(_AFTER, removed[len(removed) - end :])
-    general = next((cls for plain, cls in _CLASSES if plain.fullmatch(middle_a) and plain.fullmatch(middle_b)), r"\S+")
+    shortest = max(1, min(len(middle_a.removeprefix("0x")), len(middle_b.removeprefix("0x"))))
+    general = next((cls % shortest for plain, cls in _CLASSES if plain.fullmatch(middle_a) and plain.fullmatch(middle_b)), r"\S+")
     pattern = re.escape(before) + general + re.escape(after)
     return f"normalize = [{{ name = \"my_ids\", pattern = '{pattern}', replace = '{before}<id>{after}' }}]"
 

@@ -160,8 +160,8 @@ class Session:
         from snapshot_runner.capture.isolation import Baseline
         from snapshot_runner.capture.normalize import Context
 
+        root = Path(self.request.cases_dir).absolute()  # before a perturbed run changes directory
         perturb.before_load(self.request.perturbation, self.output.parent)
-        root = Path(self.request.cases_dir)
         if root.is_dir() and str(root.resolve()) not in sys.path:
             sys.path.insert(0, str(root.resolve()))  # before the baseline: case modules share helpers
         self.baseline = Baseline.take(root)
