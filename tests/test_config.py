@@ -58,9 +58,18 @@ def test_with_entries_resolve_paths_against_the_file(tmp_path: Path) -> None:
         ('with = ["./missing"]', "with entry './missing': no such path:"),
         ('with = ["torchao=>1"]', "with entry 'torchao=>1' is not a requirement, a path or -e PATH"),
         ("track = [", "not valid TOML"),
-        ('normalize = [{ name = "ids", pattern = "_(\\\\d+", replace = "_<id>" }]', "normalize rule 'ids': pattern '_(\\\\d+' is not a regular expression: missing ),"),
-        ('normalize = [{ name = "ids", pattern = "_\\\\d+", replace = "\\\\g<id>" }]', "normalize rule 'ids': replace '\\\\g<id>' does not fit its pattern: unknown group name 'id'"),
-        ('normalize = [{ name = "ids", pattern = "x", replace = "y", flags = "i" }]', "normalize[0]: unknown key 'flags' (a rule has exactly name, pattern, replace)"),
+        (
+            'normalize = [{ name = "ids", pattern = "_(\\\\d+", replace = "_<id>" }]',
+            "normalize rule 'ids': pattern '_(\\\\d+' is not a regular expression: missing ),",
+        ),
+        (
+            'normalize = [{ name = "ids", pattern = "_\\\\d+", replace = "\\\\g<id>" }]',
+            "normalize rule 'ids': replace '\\\\g<id>' does not fit its pattern: unknown group name 'id'",
+        ),
+        (
+            'normalize = [{ name = "ids", pattern = "x", replace = "y", flags = "i" }]',
+            "normalize[0]: unknown key 'flags' (a rule has exactly name, pattern, replace)",
+        ),
         ('normalize = [{ name = "ids", pattern = "x" }]', "normalize[0]: missing key 'replace'"),
         ('normalize = { name = "ids" }', "normalize must be a list of tables { name, pattern, replace }"),
         ('normalize = [{ name = "a", pattern = "x", replace = "" }, { name = "a", pattern = "y", replace = "" }]', "normalize: two rules named 'a'"),

@@ -217,13 +217,33 @@ REAL_CHANGES = [
     ),
     ("guards", "| | +- LAMBDA_GUARD: ___check_metadata_1399653_c0/0", "| | +- LAMBDA_GUARD: ___check_metadata_1399653_c0/1"),
     # An id-named global: its compile id, the attribute read and what it is compared with stay.
-    ("guards", "+- LAMBDA_GUARD: G['_140220710397776_c0'].Tensor is G['__import_tensordict_dot__td'].Tensor", "+- LAMBDA_GUARD: G['_140220710397776_c1'].Tensor is G['__import_tensordict_dot__td'].Tensor"),
-    ("guards", "+- LAMBDA_GUARD: G['_140220710397776_c0'].Tensor is G['__import_tensordict_dot__td'].Tensor", "+- LAMBDA_GUARD: G['_140220710397776_c0'].Tensor is G['__import_tensordict_dot_base'].Tensor"),
-    ("guards", "+- NOT_NONE: G['__optimizer_139701444707088_139701414643168_c4']() is not None", "+- NOT_NONE: G['__scheduler_139701444707088_139701414643168_c4']() is not None"),
+    (
+        "guards",
+        "+- LAMBDA_GUARD: G['_140220710397776_c0'].Tensor is G['__import_tensordict_dot__td'].Tensor",
+        "+- LAMBDA_GUARD: G['_140220710397776_c1'].Tensor is G['__import_tensordict_dot__td'].Tensor",
+    ),
+    (
+        "guards",
+        "+- LAMBDA_GUARD: G['_140220710397776_c0'].Tensor is G['__import_tensordict_dot__td'].Tensor",
+        "+- LAMBDA_GUARD: G['_140220710397776_c0'].Tensor is G['__import_tensordict_dot_base'].Tensor",
+    ),
+    (
+        "guards",
+        "+- NOT_NONE: G['__optimizer_139701444707088_139701414643168_c4']() is not None",
+        "+- NOT_NONE: G['__scheduler_139701444707088_139701414643168_c4']() is not None",
+    ),
     # Which dict key is guarded by identity.
-    ("guards", "+- ID_MATCH: __check_obj_id(list(dict.keys(L['table']))[0], 140344391585680)", "+- ID_MATCH: __check_obj_id(list(dict.keys(L['table']))[1], 140344391585680)"),
+    (
+        "guards",
+        "+- ID_MATCH: __check_obj_id(list(dict.keys(L['table']))[0], 140344391585680)",
+        "+- ID_MATCH: __check_obj_id(list(dict.keys(L['table']))[1], 140344391585680)",
+    ),
     # A set's members, and a dict's order (a dict is not a set).
-    ("guards", "+- EQUALS_MATCH: G['T'].__expected_keys__ == {'reward', 'obs', 'action'}", "+- EQUALS_MATCH: G['T'].__expected_keys__ == {'reward', 'obs', 'done'}"),
+    (
+        "guards",
+        "+- EQUALS_MATCH: G['T'].__expected_keys__ == {'reward', 'obs', 'action'}",
+        "+- EQUALS_MATCH: G['T'].__expected_keys__ == {'reward', 'obs', 'done'}",
+    ),
     ("guards", "+- EQUALS_MATCH: G['T'].__expected_keys__ == {'reward', 'obs', 'action'}", "+- EQUALS_MATCH: G['T'].__expected_keys__ == {'reward', 'obs'}"),
     ("guards", "+- EQUALS_MATCH: L['d'] == {'b': 1, 'a': 2}", "+- EQUALS_MATCH: L['d'] == {'a': 2, 'b': 1}"),
     # Which backend a recompile names.
