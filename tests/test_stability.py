@@ -20,7 +20,8 @@ from .conftest import run_cli
 # One worker runs this module (make test: --dist loadgroup); each test starts real workers.
 pytestmark = pytest.mark.xdist_group("stability")
 
-# A graph constant taken from id(): different in every process. ``steady`` is not.
+# A graph constant taken from id(): different in every process; one from
+# str hashing: different under each run's hash seed. ``steady`` is neither.
 LEAK = """
 import torch
 from snapshot_runner import case
@@ -42,12 +43,28 @@ def leaky():
 def steady():
     return (lambda x: x * 3), (torch.ones(2),)
 """
+HASHED = """
+import torch
+from snapshot_runner import case
+
+
+@case(backend="eager", backward=False)
+def hashed():
+    key = hash("snapshot") % 997
+
+    def f(x):
+        return x * key
+
+    return f, (torch.ones(2),)
+"""
 RULE = "normalize = [{ name = \"token_ids\", pattern = '\\b\\d{9,}\\b', replace = '<token-id>' }]"
 
 
-def _project(root: Path, section: str = "") -> Path:
+def _project(root: Path, section: str = "", *, hashed: bool = False) -> Path:
     (root / "cases").mkdir(parents=True)
     (root / "cases" / "leak.py").write_text(LEAK)
+    if hashed:
+        (root / "cases" / "hashing.py").write_text(HASHED)
     (root / "tests").mkdir()
     (root / "tests" / "test_goldens.py").write_text("from snapshot_runner.goldens.pytest_plugin import test_golden, test_golden_orphans  # noqa: F401\n")
     (root / "pyproject.toml").write_text(f"[tool.snapshot-runner]\n{section}\n\n[tool.pytest.ini_options]\ntestpaths = ['tests']\n")
@@ -66,7 +83,7 @@ def _pytest(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_check_stable_reports_a_leaked_id_with_its_line(tmp_path: Path) -> None:
-    root = _project(tmp_path / "repo")
+    root = _project(tmp_path / "repo", hashed=True)
     done = run_cli("check-stable", cwd=root)
     assert done.returncode == 1, done.stdout + done.stderr
     out = done.stdout
@@ -75,8 +92,11 @@ def test_check_stable_reports_a_leaked_id_with_its_line(tmp_path: Path) -> None:
     removed = [line for line in out.splitlines() if line.startswith("    -") and "add" in line and "l_x_ +" in line]
     added = [line for line in out.splitlines() if line.startswith("    +") and "add" in line and "l_x_ +" in line]
     assert removed and added and removed[0][5:] != added[0][5:]
+    # The hash seed differs between runs (1 and 2: 584 and 935).
+    assert "unstable: hashing::hashed: dynamo_graph" in out
+    assert '-        mul: "f32[2]" = l_x_ * 584' in out and '+        mul: "f32[2]" = l_x_ * 935' in out
     assert "steady" not in out
-    assert "2 cases, 2 runs:" in done.stderr and "unstable artifact(s)" in done.stderr
+    assert "3 cases, 2 runs:" in done.stderr and "unstable artifact(s)" in done.stderr
 
 
 def test_check_stable_passes_stable_cases_and_a_bad_rule_is_one_line(tmp_path: Path) -> None:
