@@ -145,6 +145,22 @@ def test_snapshot_update_refuses_the_unstable_artifact_and_a_user_rule_fixes_it(
         assert run.normalize_rules == [{"name": "token_ids", "pattern": "\\b\\d{9,}\\b", "replace": "<token-id>"}]
     finally:
         store.close()
+    # The worker applied the rule: the run equals the goldens.
+    drift = run_cli("drift", "--db", url, "--from", "golden", "--to", "1", cwd=root)
+    assert drift.returncode == 0 and "0 changed" in drift.stderr + drift.stdout, drift.stdout + drift.stderr
+
+
+def test_environment_file_keeps_the_rules_and_notes_a_difference(tmp_path: Path) -> None:
+    from snapshot_runner.goldens.layout import environment_note, read_environment, write_environment
+
+    env = {"torch_version": "2.13.0+cpu", "device": "cpu", "python": "3.11.7"}
+    rule = {"name": "ids", "pattern": "_\\d{15,}", "replace": "_<id>"}
+    write_environment(tmp_path, env, [rule])
+    assert (tmp_path / "ENVIRONMENT").read_text() == 'torch 2.13.0+cpu, cpu, python 3.11.7\nnormalize ids: "_\\\\d{15,}" -> "_<id>"\n'
+    assert read_environment(tmp_path) == "torch 2.13.0+cpu, cpu, python 3.11.7"
+    assert environment_note(tmp_path, env, [rule]) is None
+    note = environment_note(tmp_path, env)
+    assert note is not None and "goldens made with normalize rules [normalize ids:" in note and "running with [none]" in note
 
 
 def _report(**artifacts: str) -> CaptureReport:
