@@ -36,11 +36,14 @@ EXAMPLES = {
         # torch 2.15.0: calls nested two deep in the guarded expression.
         "| | | | | | | +- ID_MATCH: ___check_obj_id(dict(type(L['w']).__dict__)['__torch_function__'].__func__.__code__, 140571610692016), type=<class 'code'>\n"
         # A dict whose keys are objects (an nn.Module) guards each key's identity with two underscores.
-        "| | | | +- ID_MATCH: __check_obj_id(list(dict.keys(L['table']))[0], 140344391585680)  # return sum(v * x for k, v in table.items())",
+        "| | | | +- ID_MATCH: __check_obj_id(list(dict.keys(L['table']))[0], 140344391585680)  # return sum(v * x for k, v in table.items())\n"
+        # As torch 2.13's _dynamo/guards.py writes a script object's type check (no case here makes one).
+        "| | +- FAKE_SCRIPT_OBJECT_MATCH: ___check_fake_script_type(L['obj'], 140344391585680), type=<class 'torch.ScriptObject'>",
         "| | +- TYPE_MATCH: ___check_type_id(L['tt'], <type_id>), type=<class 'TwoTensor'>\n"
         "| | | | +- ID_MATCH: ___check_obj_id(G['__builtins_dict___0']['all'], <obj_id>), type=<class 'builtin_function_or_method'>\n"
         "| | | | | | | +- ID_MATCH: ___check_obj_id(dict(type(L['w']).__dict__)['__torch_function__'].__func__.__code__, <obj_id>), type=<class 'code'>\n"
-        "| | | | +- ID_MATCH: __check_obj_id(list(dict.keys(L['table']))[0], <obj_id>)  # return sum(v * x for k, v in table.items())",
+        "| | | | +- ID_MATCH: __check_obj_id(list(dict.keys(L['table']))[0], <obj_id>)  # return sum(v * x for k, v in table.items())\n"
+        "| | +- FAKE_SCRIPT_OBJECT_MATCH: ___check_fake_script_type(L['obj'], <fake_script_type>), type=<class 'torch.ScriptObject'>",
     ),
     "installed_global_ids": (
         "| | +- LAMBDA_GUARD: ___check_metadata_139965312979392_c0/1\n"
@@ -49,12 +52,18 @@ EXAMPLES = {
         "| | +- GuardManager: source=G['_140220710397776_c0'], accessed_by=DictGetItemGuardAccessor('_140220710397776_c0'), type=<class 'module'>\n"
         "+- LAMBDA_GUARD: G['_140220710397776_c1'].Tensor is G['__import_tensordict_dot__td'].Tensor  # if type(value) is Tensor\n"
         # An optimizer's weakref: store_global_weakref_by_id("__optimizer_<id>", ...) adds a second id.
-        "| | +- NOT_NONE: G['__optimizer_139701444707088_139701414643168_c4']() is not None  # has_sparse_grad = self._init_group(",
+        "| | +- NOT_NONE: G['__optimizer_139701444707088_139701414643168_c4']() is not None  # has_sparse_grad = self._init_group(\n"
+        # As torch 2.13's _dynamo/guards.py names a DTensor spec guard (no CPU case makes one).
+        "| | +- LAMBDA_GUARD: __dtensor_spec_140344391585680\n"
+        # As torch 2.13's variables/torch.py caches a torch object without a qualified name.
+        "| | +- GuardManager: source=G['__torch_obj_140344391585680'], accessed_by=DictGetItemGuardAccessor",
         "| | +- LAMBDA_GUARD: ___check_metadata_<id>_c0/1\n"
         "| | +- GuardManager: source=G['__subclass_PassthroughTF_<id>_c0'], accessed_by=DictGetItemGuardAccessor\n"
         "| | +- GuardManager: source=G['_<id>_c0'], accessed_by=DictGetItemGuardAccessor('_<id>_c0'), type=<class 'module'>\n"
         "+- LAMBDA_GUARD: G['_<id>_c1'].Tensor is G['__import_tensordict_dot__td'].Tensor  # if type(value) is Tensor\n"
-        "| | +- NOT_NONE: G['__optimizer_<id>_<id>_c4']() is not None  # has_sparse_grad = self._init_group(",
+        "| | +- NOT_NONE: G['__optimizer_<id>_<id>_c4']() is not None  # has_sparse_grad = self._init_group(\n"
+        "| | +- LAMBDA_GUARD: __dtensor_spec_<id>\n"
+        "| | +- GuardManager: source=G['__torch_obj_<id>'], accessed_by=DictGetItemGuardAccessor",
     ),
     "object_addresses": (
         "backend='<snapshot_runner.capture.Recorder object at 0x7fc30e4449d0>' raised\n"

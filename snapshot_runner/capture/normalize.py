@@ -154,17 +154,18 @@ def object_ids(text: str, ctx: Context) -> str:
 # id itself (``store_global_weakref_by_id("__optimizer_<id>", ...)``).
 _INSTALLED_ID = re.compile(r"_\d{6,}(?=(?:_\d{6,})*_c\d)")
 # Names made from id() without a compile id: a DTensor spec guard's
-# ``__dtensor_spec_<id>``, a torch object without a qualified name
-# (``__torch_obj_<id>``), an optimizer's weakref ``__optimizer_<id>``.
-_ID_NAMED = re.compile(r"(?<![A-Za-z0-9])(?P<prefix>__dtensor_spec_|__torch_obj_|__optimizer_)\d{6,}")
+# ``__dtensor_spec_<id>``, a torch object without a qualified name, cached as
+# a global (``__torch_obj_<id>``).
+_ID_NAMED = re.compile(r"(?<![A-Za-z0-9])(?P<prefix>__dtensor_spec_|__torch_obj_)\d{6,}")
 
 
 @rule(GRAPH, GUARDS, SUMMARY, CODE)
 def installed_global_ids(text: str, ctx: Context) -> str:
     """Globals Dynamo installs by object id carry ``id()`` and a compile id:
     ``___check_metadata_139965312979392_c0/0``, ``__subclass_Foo_94346_c3``,
-    with no prefix ``G['_139866582778000_c0'].Tensor``; and ``__dtensor_spec_``,
-    ``__torch_obj_``, ``__optimizer_`` names end in one. The id goes; the
+    with no prefix ``G['_139866582778000_c0'].Tensor``, with two ids
+    ``__optimizer_<id>_<id>_c4``; and ``__dtensor_spec_``, ``__torch_obj_``
+    names end in one. The id goes; the
     compile id stays (capture restarts its counters per case)."""
     text = _INSTALLED_ID.sub("_<id>", text)
     return _ID_NAMED.sub(lambda m: f"{m.group('prefix')}<id>", text)
