@@ -36,20 +36,27 @@ lint: install
 test: install lint
 	$(PYTEST) -n 2 --dist loadgroup --durations=10 -q -m "not multi_torch"
 
-# examples/torchao as a user's project: its own .venv with the reference torch,
-# torchao from the registry and this tool installed from the checkout
-# non-editable (rebuilt every time), then its golden check from its directory.
-EXAMPLE := examples/torchao
-EXAMPLE_PY := $(EXAMPLE)/.venv/bin/python
+# The example projects as users' projects: each its own .venv with the
+# reference torch, its library from the registry and this tool installed
+# non-editable (one wheel, rebuilt every time), then its golden check from its
+# directory. examples/torchao (torchao's subclasses) and examples/tensordict.
 TORCHAO_SPEC ?= torchao==0.18.0
-test-example:
-	@test -x $(EXAMPLE_PY) || $(PYTHON) -m venv $(EXAMPLE)/.venv || python3 -m venv $(EXAMPLE)/.venv
-	$(EXAMPLE_PY) -m pip install --quiet --disable-pip-version-check "$(TORCH_SPEC)" numpy "$(TORCHAO_SPEC)"
+TENSORDICT_SPEC ?= tensordict==0.15.3
+EXAMPLES := torchao=$(TORCHAO_SPEC) tensordict=$(TENSORDICT_SPEC)
+EXAMPLE_WHEELS := build/example-wheel
+test-example: install
 	@# setuptools keeps build/ between builds and would ship files deleted or renamed since.
 	rm -rf build
-	$(EXAMPLE_PY) -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps .
-	$(EXAMPLE_PY) -m pip install --quiet --disable-pip-version-check . "$(TORCH_SPEC)"
-	cd $(EXAMPLE) && .venv/bin/python -m pytest -q -p no:cacheprovider
+	$(PY) -m pip wheel --quiet --disable-pip-version-check --no-deps -w $(EXAMPLE_WHEELS) .
+	@set -e; for entry in $(EXAMPLES); do \
+		dir=examples/$${entry%%=*}; py=$$dir/.venv/bin/python; \
+		echo "== $$dir"; \
+		test -x $$py || $(PYTHON) -m venv $$dir/.venv || python3 -m venv $$dir/.venv; \
+		$$py -m pip install --quiet --disable-pip-version-check "$(TORCH_SPEC)" numpy "$${entry#*=}"; \
+		$$py -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps $(EXAMPLE_WHEELS)/*.whl; \
+		$$py -m pip install --quiet --disable-pip-version-check $(EXAMPLE_WHEELS)/*.whl "$(TORCH_SPEC)"; \
+		(cd $$dir && .venv/bin/python -m pytest -q -p no:cacheprovider); \
+	done
 
 # --torch end to end with a second real torch (2.14.1, ~5.5 GB): made in the env
 # cache ($SNAPSHOT_RUNNER_ENVS or ~/.cache/snapshot-runner/envs) once, reused after.

@@ -17,6 +17,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from snapshot_runner.capture.user_rules import UserRule, parse_rules
+
 SECTION = "snapshot-runner"
 PYPROJECT = "pyproject.toml"
 
@@ -39,6 +41,7 @@ class ProjectConfig:
     extra_index_url: tuple[str, ...] = ()
     find_links: tuple[str, ...] = ()
     fail_on: str | None = None  # the golden check's level (checked by the pytest plugin)
+    normalize: tuple[UserRule, ...] = ()  # the project's own normalization rules
 
 
 def _string(key: str, value: Any) -> str:
@@ -105,6 +108,7 @@ def _parsers(base: Path) -> dict[str, tuple[str, Callable[[str, Any], Any]]]:
         "extra-index-url": ("extra_index_url", _strings),
         "find-links": ("find_links", _find_links(base)),
         "fail-on": ("fail_on", _string),
+        "normalize": ("normalize", lambda _key, value: parse_rules(value)),
     }
 
 

@@ -27,6 +27,7 @@ from typing import TextIO
 from snapshot_runner.bisect.bisector import BisectError, Bisector, CaptureFailed, Subject
 from snapshot_runner.bisect.report import renderer as bisect_renderer
 from snapshot_runner.capture.results import CaptureReport, CaseResult
+from snapshot_runner.capture.user_rules import UserRule
 from snapshot_runner.capture.worker import CaptureRequest, CaptureStart
 from snapshot_runner.drift.compare import DriftReport, compare, resolve
 from snapshot_runner.drift.renderers import renderer as drift_renderer
@@ -72,6 +73,7 @@ class Plan:
     spec_of: Callable[[str], TorchSpec] | None = None
     debug: bool = False
     track: tuple[str, ...] = ()  # the project's tracked distributions
+    user_rules: tuple[UserRule, ...] = ()  # the project's normalization rules
     jobs: int = 1  # supervised workers
     timeout: float = DEFAULT_TIMEOUT  # seconds a case may run unless it sets its own
     fork: bool = True  # workers forked from a warmed-up template (else spawned)
@@ -164,7 +166,7 @@ def run_night(
             on_result(result)
 
     try:
-        request = CaptureRequest(str(plan.cases_dir), plan.names, plan.substring, debug=plan.debug, track=plan.track)
+        request = CaptureRequest(str(plan.cases_dir), plan.names, plan.substring, debug=plan.debug, track=plan.track, user_rules=plan.user_rules)
         capture = targets.capture(
             plan.target,
             request,
@@ -228,7 +230,7 @@ def _bisect_changes(store: Store, plan: Plan, night: Night, date: str, log: Text
         def at(version: str) -> CaptureReport:
             print(f"nightly: capturing {case} with torch {version} ...", file=log)
             try:
-                request = CaptureRequest(str(plan.cases_dir), (case,), debug=plan.debug, track=plan.track)
+                request = CaptureRequest(str(plan.cases_dir), (case,), debug=plan.debug, track=plan.track, user_rules=plan.user_rules)
                 return targets.capture(plan.target.with_torch(spec_of(version)), request, log=log)
             except (SpecError, InstallError, RequestError, WorkerError) as exc:
                 raise CaptureFailed(str(exc)) from None

@@ -58,6 +58,21 @@ def test_with_entries_resolve_paths_against_the_file(tmp_path: Path) -> None:
         ('with = ["./missing"]', "with entry './missing': no such path:"),
         ('with = ["torchao=>1"]', "with entry 'torchao=>1' is not a requirement, a path or -e PATH"),
         ("track = [", "not valid TOML"),
+        (
+            'normalize = [{ name = "ids", pattern = "_(\\\\d+", replace = "_<id>" }]',
+            "normalize rule 'ids': pattern '_(\\\\d+' is not a regular expression: missing ),",
+        ),
+        (
+            'normalize = [{ name = "ids", pattern = "_\\\\d+", replace = "\\\\g<id>" }]',
+            "normalize rule 'ids': replace '\\\\g<id>' does not fit its pattern: unknown group name 'id'",
+        ),
+        (
+            'normalize = [{ name = "ids", pattern = "x", replace = "y", flags = "i" }]',
+            "normalize[0]: unknown key 'flags' (a rule has exactly name, pattern, replace)",
+        ),
+        ('normalize = [{ name = "ids", pattern = "x" }]', "normalize[0]: missing key 'replace'"),
+        ('normalize = { name = "ids" }', "normalize must be a list of tables { name, pattern, replace }"),
+        ('normalize = [{ name = "a", pattern = "x", replace = "" }, { name = "a", pattern = "y", replace = "" }]', "normalize: two rules named 'a'"),
     ],
 )
 def test_bad_sections_are_one_line_naming_the_key(tmp_path: Path, section: str, message: str) -> None:
@@ -67,3 +82,10 @@ def test_bad_sections_are_one_line_naming_the_key(tmp_path: Path, section: str, 
     text = str(info.value)
     assert message in text and "\n" not in text
     assert text.startswith(str(tmp_path / "pyproject.toml"))
+
+
+def test_normalize_rules_are_read_in_order(tmp_path: Path) -> None:
+    _project(tmp_path, "normalize = [{ name = \"td_ids\", pattern = '_\\d+_c(\\d+)', replace = '_<id>_c\\1' }, { name = \"b\", pattern = 'x', replace = 'y' }]")
+    rules = find_config(tmp_path).normalize
+    assert [r.name for r in rules] == ["td_ids", "b"]
+    assert rules[0].apply("G['_140220710397776_c1'].Tensor") == "G['_<id>_c1'].Tensor"

@@ -34,20 +34,52 @@ EXAMPLES = {
         "| | +- TYPE_MATCH: ___check_type_id(L['tt'], 93938298550832), type=<class 'TwoTensor'>\n"
         "| | | | +- ID_MATCH: ___check_obj_id(G['__builtins_dict___0']['all'], 139965312979392), type=<class 'builtin_function_or_method'>\n"
         # torch 2.15.0: calls nested two deep in the guarded expression.
-        "| | | | | | | +- ID_MATCH: ___check_obj_id(dict(type(L['w']).__dict__)['__torch_function__'].__func__.__code__, 140571610692016), type=<class 'code'>",
+        "| | | | | | | +- ID_MATCH: ___check_obj_id(dict(type(L['w']).__dict__)['__torch_function__'].__func__.__code__, 140571610692016), type=<class 'code'>\n"
+        # A dict whose keys are objects (an nn.Module) guards each key's identity with two underscores.
+        "| | | | +- ID_MATCH: __check_obj_id(list(dict.keys(L['table']))[0], 140344391585680)  # return sum(v * x for k, v in table.items())\n"
+        # As torch 2.13's _dynamo/guards.py writes a script object's type check (no case here makes one).
+        "| | +- FAKE_SCRIPT_OBJECT_MATCH: ___check_fake_script_type(L['obj'], 140344391585680), type=<class 'torch.ScriptObject'>",
         "| | +- TYPE_MATCH: ___check_type_id(L['tt'], <type_id>), type=<class 'TwoTensor'>\n"
         "| | | | +- ID_MATCH: ___check_obj_id(G['__builtins_dict___0']['all'], <obj_id>), type=<class 'builtin_function_or_method'>\n"
-        "| | | | | | | +- ID_MATCH: ___check_obj_id(dict(type(L['w']).__dict__)['__torch_function__'].__func__.__code__, <obj_id>), type=<class 'code'>",
+        "| | | | | | | +- ID_MATCH: ___check_obj_id(dict(type(L['w']).__dict__)['__torch_function__'].__func__.__code__, <obj_id>), type=<class 'code'>\n"
+        "| | | | +- ID_MATCH: __check_obj_id(list(dict.keys(L['table']))[0], <obj_id>)  # return sum(v * x for k, v in table.items())\n"
+        "| | +- FAKE_SCRIPT_OBJECT_MATCH: ___check_fake_script_type(L['obj'], <fake_script_type>), type=<class 'torch.ScriptObject'>",
     ),
     "installed_global_ids": (
         "| | +- LAMBDA_GUARD: ___check_metadata_139965312979392_c0/1\n"
-        "| | +- GuardManager: source=G['__subclass_PassthroughTF_93854220742768_c0'], accessed_by=DictGetItemGuardAccessor",
+        "| | +- GuardManager: source=G['__subclass_PassthroughTF_93854220742768_c0'], accessed_by=DictGetItemGuardAccessor\n"
+        # tensordict 0.15.3: isinstance(x, Tensor) where torch is not a global installs torch with no prefix.
+        "| | +- GuardManager: source=G['_140220710397776_c0'], accessed_by=DictGetItemGuardAccessor('_140220710397776_c0'), type=<class 'module'>\n"
+        "+- LAMBDA_GUARD: G['_140220710397776_c1'].Tensor is G['__import_tensordict_dot__td'].Tensor  # if type(value) is Tensor\n"
+        # An optimizer's weakref: store_global_weakref_by_id("__optimizer_<id>", ...) adds a second id.
+        "| | +- NOT_NONE: G['__optimizer_139701444707088_139701414643168_c4']() is not None  # has_sparse_grad = self._init_group(\n"
+        # As torch 2.13's _dynamo/guards.py names a DTensor spec guard (no CPU case makes one).
+        "| | +- LAMBDA_GUARD: __dtensor_spec_140344391585680\n"
+        # As torch 2.13's variables/torch.py caches a torch object without a qualified name.
+        "| | +- GuardManager: source=G['__torch_obj_140344391585680'], accessed_by=DictGetItemGuardAccessor",
         "| | +- LAMBDA_GUARD: ___check_metadata_<id>_c0/1\n"
-        "| | +- GuardManager: source=G['__subclass_PassthroughTF_<id>_c0'], accessed_by=DictGetItemGuardAccessor",
+        "| | +- GuardManager: source=G['__subclass_PassthroughTF_<id>_c0'], accessed_by=DictGetItemGuardAccessor\n"
+        "| | +- GuardManager: source=G['_<id>_c0'], accessed_by=DictGetItemGuardAccessor('_<id>_c0'), type=<class 'module'>\n"
+        "+- LAMBDA_GUARD: G['_<id>_c1'].Tensor is G['__import_tensordict_dot__td'].Tensor  # if type(value) is Tensor\n"
+        "| | +- NOT_NONE: G['__optimizer_<id>_<id>_c4']() is not None  # has_sparse_grad = self._init_group(\n"
+        "| | +- LAMBDA_GUARD: __dtensor_spec_<id>\n"
+        "| | +- GuardManager: source=G['__torch_obj_<id>'], accessed_by=DictGetItemGuardAccessor",
     ),
     "object_addresses": (
-        "backend='<snapshot_runner.capture.Recorder object at 0x7fc30e4449d0>' raised",
-        "backend='<snapshot_runner.capture.Recorder object at 0x<address>>' raised",
+        "backend='<snapshot_runner.capture.Recorder object at 0x7fc30e4449d0>' raised\n"
+        "| | | | +- EQUALS_MATCH: list(dict.keys(L['table']))[1] == <built-in method sin of type object at 0x7fa49d8cea40>\n"
+        # torch 2.13 _dynamo/guards.py describe_backend(), in a BACKEND_MATCH recompile reason.
+        "Cached backend: _TorchCompileWrapper(inductor) (id=0x7f3a2c1b9e50).",
+        "backend='<snapshot_runner.capture.Recorder object at 0x<address>>' raised\n"
+        "| | | | +- EQUALS_MATCH: list(dict.keys(L['table']))[1] == <built-in method sin of type object at 0x<address>>\n"
+        "Cached backend: _TorchCompileWrapper(inductor) (id=0x<address>).",
+    ),
+    # tensordict 0.15.3 (tensorclass, TensorDict arithmetic): sets in hash order.
+    "set_element_order": (
+        "| | | | +- EQUALS_MATCH: G['Transition'].__expected_keys__ == {'reward', 'obs', 'action'}  # if key in self.__expected_keys__\n"
+        "| | | | +- EQUALS_MATCH: G['__import_tensordict_dot_utils']._FOREACH_ADD_TENSOR == frozenset({'sub_', 'add', 'add_', 'sub'})  # name in _FOREACH_ADD_TENSOR",
+        "| | | | +- EQUALS_MATCH: G['Transition'].__expected_keys__ == {'action', 'obs', 'reward'}  # if key in self.__expected_keys__\n"
+        "| | | | +- EQUALS_MATCH: G['__import_tensordict_dot_utils']._FOREACH_ADD_TENSOR == frozenset({'add', 'add_', 'sub', 'sub_'})  # name in _FOREACH_ADD_TENSOR",
     ),
     "thread_count": (
         '| +- GLOBAL_STATE: ___check_global_state() against {"grad_mode":true,"num_threads":2,"torch_function":true}',
@@ -193,6 +225,38 @@ REAL_CHANGES = [
         "| | +- TYPE_MATCH: ___check_type_id(L['tt'], 9393), type=<class 'ScaledTensor'>",
     ),
     ("guards", "| | +- LAMBDA_GUARD: ___check_metadata_1399653_c0/0", "| | +- LAMBDA_GUARD: ___check_metadata_1399653_c0/1"),
+    # An id-named global: its compile id, the attribute read and what it is compared with stay.
+    (
+        "guards",
+        "+- LAMBDA_GUARD: G['_140220710397776_c0'].Tensor is G['__import_tensordict_dot__td'].Tensor",
+        "+- LAMBDA_GUARD: G['_140220710397776_c1'].Tensor is G['__import_tensordict_dot__td'].Tensor",
+    ),
+    (
+        "guards",
+        "+- LAMBDA_GUARD: G['_140220710397776_c0'].Tensor is G['__import_tensordict_dot__td'].Tensor",
+        "+- LAMBDA_GUARD: G['_140220710397776_c0'].Tensor is G['__import_tensordict_dot_base'].Tensor",
+    ),
+    (
+        "guards",
+        "+- NOT_NONE: G['__optimizer_139701444707088_139701414643168_c4']() is not None",
+        "+- NOT_NONE: G['__scheduler_139701444707088_139701414643168_c4']() is not None",
+    ),
+    # Which dict key is guarded by identity.
+    (
+        "guards",
+        "+- ID_MATCH: __check_obj_id(list(dict.keys(L['table']))[0], 140344391585680)",
+        "+- ID_MATCH: __check_obj_id(list(dict.keys(L['table']))[1], 140344391585680)",
+    ),
+    # A set's members, and a dict's order (a dict is not a set).
+    (
+        "guards",
+        "+- EQUALS_MATCH: G['T'].__expected_keys__ == {'reward', 'obs', 'action'}",
+        "+- EQUALS_MATCH: G['T'].__expected_keys__ == {'reward', 'obs', 'done'}",
+    ),
+    ("guards", "+- EQUALS_MATCH: G['T'].__expected_keys__ == {'reward', 'obs', 'action'}", "+- EQUALS_MATCH: G['T'].__expected_keys__ == {'reward', 'obs'}"),
+    ("guards", "+- EQUALS_MATCH: L['d'] == {'b': 1, 'a': 2}", "+- EQUALS_MATCH: L['d'] == {'a': 2, 'b': 1}"),
+    # Which backend a recompile names.
+    ("compile", "Cached backend: _TorchCompileWrapper(inductor) (id=0x7f3a2c1b9e50).", "Cached backend: _TorchCompileWrapper(eager) (id=0x7f3a2c1b9e50)."),
     (
         "aot_forward",
         'mul: "f32[s47, s16]" = torch.ops.aten.mul.Tensor(primals_3, primals_1)',

@@ -179,13 +179,15 @@ def same_name_errors(root: Path, files: Sequence[Path]) -> tuple[list[Path], lis
 BeforeImport = Callable[[Path, str], None]
 
 
-def discover(cases_dir: str | Path, *, exclude: Iterable[str] = (), before_import: BeforeImport | None = None) -> Discovery:
+def discover(cases_dir: str | Path, *, exclude: Iterable[str] = (), before_import: BeforeImport | None = None, reverse_imports: bool = False) -> Discovery:
     """Import every case module under ``cases_dir`` and collect its cases.
 
     A module that fails to import (or calls ``sys.exit``) is reported as a
     ``LoadError``; the other modules still load. Files in ``exclude`` are not
     imported (the supervisor's record of modules that killed a worker);
     ``before_import`` hears of each module about to be imported.
+    ``reverse_imports`` imports the modules last file first (``check-stable``:
+    import order must not matter); the cases keep their order.
     """
     try:
         root = Path(cases_dir).resolve()
@@ -202,7 +204,8 @@ def discover(cases_dir: str | Path, *, exclude: Iterable[str] = (), before_impor
     found = module_files(root, lambda exc: unreadable.append(_unreadable_folder(root, exc)))
     files, errors = same_name_errors(root, [p for p in found if str(p) not in skipped])
     errors += unreadable
-    for path in files:
+    modules: dict[Path, object] = {}
+    for path in reversed(files) if reverse_imports else files:
         dotted = module_name(root, path)
         # Never imported: its cases' names would reach the database and golden paths.
         if not is_module_name(dotted):
@@ -225,7 +228,11 @@ def discover(cases_dir: str | Path, *, exclude: Iterable[str] = (), before_impor
                 )
             )
             continue
-        defined = [(attr, value) for attr, value in vars(module).items() if isinstance(value, Case)]
+        modules[path] = module
+    # Cases in file order, whatever order the modules were imported in.
+    for path in (p for p in files if p in modules):
+        dotted = module_name(root, path)
+        defined = [(attr, value) for attr, value in vars(modules[path]).items() if isinstance(value, Case)]
         bad = next((attr for attr, _ in defined if case_name_problem(case_name(dotted, attr))), None)
         if bad is not None:
             errors.append(_badly_named(dotted, path, f"the factory {bad!r}"))

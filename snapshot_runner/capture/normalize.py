@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from snapshot_runner.capture.artifacts import SECTION_PREFIX, Family, family
+from snapshot_runner.capture.user_rules import UserRule
 
 LEVELS = ("native", "canonical")
 
@@ -36,12 +37,14 @@ class Context:
 
     cases_dir: str = ""
     torch_dir: str = ""
+    # The project's own rules, run after the built-in ones.
+    user_rules: tuple[UserRule, ...] = ()
 
     @classmethod
-    def current(cls, cases_dir: str | Path) -> Context:
+    def current(cls, cases_dir: str | Path, user_rules: tuple[UserRule, ...] = ()) -> Context:
         import torch
 
-        return cls(cases_dir=str(Path(cases_dir).resolve()), torch_dir=os.path.dirname(torch.__file__))
+        return cls(cases_dir=str(Path(cases_dir).resolve()), torch_dir=os.path.dirname(torch.__file__), user_rules=user_rules)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -133,29 +136,63 @@ def torch_line_numbers(text: str, ctx: Context) -> str:
 
 
 # The guarded expression may nest calls two deep: ``dict(type(L['w']).__dict__)``.
-_ID_CALL = re.compile(r"(___check_(?P<kind>type|obj)_id\((?:[^()]|\((?:[^()]|\([^()]*\))*\))*?, )\d+\)")
+# Dict keys guarded by identity write ``__check_obj_id`` (two underscores).
+_ID_CALL = re.compile(r"(_{2,3}check_(?P<kind>type_id|obj_id|fake_script_type)\((?:[^()]|\((?:[^()]|\([^()]*\))*\))*?, )\d+\)")
 
 
 @rule(GUARDS, SUMMARY)
 def object_ids(text: str, ctx: Context) -> str:
-    """``___check_type_id(L['x'], 94823...)`` and ``___check_obj_id(...)`` keep
-    the guarded expression; the id() value, which differs per process, goes."""
-    return _ID_CALL.sub(lambda m: f"{m.group(1)}<{m.group('kind')}_id>)", text)
+    """``___check_type_id(L['x'], 94823...)``, ``___check_obj_id(...)`` (and a
+    dict key's ``__check_obj_id``), ``___check_fake_script_type(...)`` keep the
+    guarded expression; the id() value, which differs per process, goes."""
+    return _ID_CALL.sub(lambda m: f"{m.group(1)}<{m.group('kind')}>)", text)
 
 
-@rule(GUARDS, SUMMARY)
+# ``install_global_by_id`` and ``get_safe_global_name`` name a global
+# ``{prefix}_{id(value)}_c{compile id}``. The prefix may be empty (an
+# ``isinstance(x, torch.Tensor)`` installs torch as ``_1398..._c0``) or hold an
+# id itself (``store_global_weakref_by_id("__optimizer_<id>", ...)``).
+_INSTALLED_ID = re.compile(r"_\d{6,}(?=(?:_\d{6,})*_c\d)")
+# Names made from id() without a compile id: a DTensor spec guard's
+# ``__dtensor_spec_<id>``, a torch object without a qualified name, cached as
+# a global (``__torch_obj_<id>``).
+_ID_NAMED = re.compile(r"(?<![A-Za-z0-9])(?P<prefix>__dtensor_spec_|__torch_obj_)\d{6,}")
+
+
+@rule(GRAPH, GUARDS, SUMMARY, CODE)
 def installed_global_ids(text: str, ctx: Context) -> str:
     """Globals Dynamo installs by object id carry ``id()`` and a compile id:
-    ``___check_metadata_139965312979392_c0/0``, ``__subclass_Foo_94346_c3``.
-    The id goes; the compile id stays (capture restarts its counters per case)."""
-    return re.sub(r"(_[A-Za-z]\w*?)_\d{6,}_c(\d+(?:/\d+)?)", r"\1_<id>_c\2", text)
+    ``___check_metadata_139965312979392_c0/0``, ``__subclass_Foo_94346_c3``,
+    with no prefix ``G['_139866582778000_c0'].Tensor``, with two ids
+    ``__optimizer_<id>_<id>_c4``; and ``__dtensor_spec_``, ``__torch_obj_``
+    names end in one. The id goes; the
+    compile id stays (capture restarts its counters per case)."""
+    text = _INSTALLED_ID.sub("_<id>", text)
+    return _ID_NAMED.sub(lambda m: f"{m.group('prefix')}<id>", text)
 
 
 @rule(GRAPH, GUARDS, SUMMARY, CODE)
 def object_addresses(text: str, ctx: Context) -> str:
-    """``<function f at 0x7f3a...>`` -> ``<function f at 0x<address>>``. Only an
-    object's repr (`` at 0x...``): a hex constant in generated code is code."""
-    return re.sub(r"(?<= at )0x[0-9a-fA-F]{6,}", "0x<address>", text)
+    """``<function f at 0x7f3a...>`` -> ``<function f at 0x<address>>`` (a
+    weakref's repr too: ``<weakref at 0x...; to 'M' at 0x...>``), and a
+    backend's ``(id=0x7f3a...)`` in recompile reasons. Only those: a hex
+    constant in generated code is code."""
+    return re.sub(r"(?<= at |\(id=)0x[0-9a-fA-F]{6,}", "0x<address>", text)
+
+
+# A set (or frozenset) display of plain constants: quoted strings and numbers.
+_SET_ITEM = r"""(?:'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*"|-?\d+(?:\.\d+)?)"""
+_SET_DISPLAY = re.compile(r"\{(?P<items>" + _SET_ITEM + r"(?:, " + _SET_ITEM + r")+)\}")
+_SET_ITEMS = re.compile(_SET_ITEM)
+
+
+@rule(GUARDS, SUMMARY)
+def set_element_order(text: str, ctx: Context) -> str:
+    """A guard on a set prints it in hash order, which ``PYTHONHASHSEED``
+    changes per process: ``__expected_keys__ == {'reward', 'obs', 'action'}``.
+    The elements of a set of constants are sorted; a dict (``{'a': 1}``) is
+    not a set and keeps its order, and so does anything but constants."""
+    return _SET_DISPLAY.sub(lambda m: "{" + ", ".join(sorted(_SET_ITEMS.findall(m.group("items")))) + "}", text)
 
 
 @rule(GUARDS)
@@ -317,6 +354,8 @@ def normalize(key: str, text: str, level: str, ctx: Context) -> str:
     if level == "canonical":
         for r in rules_for(key):
             out = r.apply(out, ctx)
+        for user_rule in ctx.user_rules:
+            out = user_rule.apply(out)
     return out
 
 

@@ -88,6 +88,8 @@ class CaptureReport:
     normalize: str = "canonical"
     # One line per case module that failed to import (its cases are missing).
     load_errors: list[str] = dataclasses.field(default_factory=list)
+    # The user's normalization rules applied after the built-in ones ({"name", "pattern", "replace"}).
+    user_rules: list[dict[str, str]] = dataclasses.field(default_factory=list)
 
     @property
     def failed(self) -> list[CaseResult]:
@@ -116,6 +118,7 @@ class CaptureReport:
             "normalize": self.normalize,
             "cases": [c.to_json() for c in self.cases],
             "load_errors": self.load_errors,
+            "user_rules": self.user_rules,
         }
 
     def dumps(self) -> str:
@@ -128,4 +131,5 @@ class CaptureReport:
             cases=[CaseResult.from_json(c) for c in data.get("cases", [])],
             normalize=data.get("normalize", "canonical"),
             load_errors=list(data.get("load_errors") or []),
+            user_rules=[dict(rule) for rule in data.get("user_rules") or ()],
         )

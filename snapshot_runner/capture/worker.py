@@ -33,6 +33,7 @@ from typing import IO, Any
 
 from snapshot_runner.capture.discovery import CaseSelectionError, discover, exit_message, not_loaded, select, torch_version
 from snapshot_runner.capture.results import CaseResult, CaseStatus
+from snapshot_runner.capture.user_rules import UserRule, rules_from_json
 
 # Lines of a failing case's output kept with its error, and how long each may be.
 OUTPUT_LINES = 15
@@ -55,9 +56,20 @@ class CaptureRequest:
     exclude: tuple[str, ...] = ()
     # Distributions whose versions the report's environment records (``packages``).
     track: tuple[str, ...] = ()
+    # The project's own normalization rules (``[tool.snapshot-runner] normalize``).
+    user_rules: tuple[UserRule, ...] = ()
+    # 0: a plain capture. K > 0: ``check-stable``'s K-th run, which differs from
+    # the others in what must not matter (``perturb.py``).
+    perturbation: int = 0
 
     def to_json(self) -> dict[str, Any]:
-        return {**dataclasses.asdict(self), "names": list(self.names), "exclude": list(self.exclude), "track": list(self.track)}
+        return {
+            **dataclasses.asdict(self),
+            "names": list(self.names),
+            "exclude": list(self.exclude),
+            "track": list(self.track),
+            "user_rules": [rule.to_json() for rule in self.user_rules],
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> CaptureRequest:
@@ -69,6 +81,8 @@ class CaptureRequest:
             debug=bool(data.get("debug")),
             exclude=tuple(data.get("exclude") or ()),
             track=tuple(data.get("track") or ()),
+            user_rules=rules_from_json(data.get("user_rules") or ()),
+            perturbation=int(data.get("perturbation") or 0),
         )
 
 
@@ -82,6 +96,8 @@ class CaptureStart:
     load_errors: list[str] = dataclasses.field(default_factory=list)
     # A case's own ``timeout=`` option, where it has one (seconds).
     timeouts: dict[str, float] = dataclasses.field(default_factory=dict)
+    # The user's normalization rules the worker applies ({"name", "pattern", "replace"}).
+    user_rules: list[dict[str, str]] = dataclasses.field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -94,6 +110,7 @@ class CaptureStart:
             list(data["source_files"]),
             list(data.get("load_errors") or []),
             {str(k): float(v) for k, v in (data.get("timeouts") or {}).items()},
+            [dict(rule) for rule in data.get("user_rules") or ()],
         )
 
 
@@ -140,14 +157,15 @@ class Session:
 
     def load(self) -> CaptureStart:
         _require_torch()
-        from snapshot_runner.capture import environment
+        from snapshot_runner.capture import environment, perturb
         from snapshot_runner.capture.isolation import Baseline
         from snapshot_runner.capture.normalize import Context
         from snapshot_runner.capture.template import gpu_name_in_child, threads
 
         self.threads_at_import = threads()  # what the fork template may fork with
 
-        root = Path(self.request.cases_dir)
+        root = Path(self.request.cases_dir).absolute()  # before a perturbed run changes directory
+        perturb.before_load(self.request.perturbation, self.output.parent)
         if root.is_dir() and str(root.resolve()) not in sys.path:
             sys.path.insert(0, str(root.resolve()))  # before the baseline: case modules share helpers
         self.baseline = Baseline.take(root)
@@ -156,6 +174,7 @@ class Session:
                 root,
                 exclude=self.request.exclude,
                 before_import=lambda path, module: self.emit("loading", path=str(path), module=module, torch=torch_version()),
+                reverse_imports=perturb.reverses_imports(self.request.perturbation),
             )
         except FileNotFoundError as exc:
             raise RequestError(str(exc)) from None
@@ -168,8 +187,9 @@ class Session:
         if self.request.debug:
             for error in found.errors:
                 print(error.traceback, file=sys.stderr)
+        cases = perturb.case_order(cases, self.request.perturbation)
         self.cases = {case.name: case for case in cases}
-        self.ctx = Context.current(found.cases_dir)
+        self.ctx = Context.current(found.cases_dir, self.request.user_rules)
         sources = list(dict.fromkeys(case.source_file for case in cases if case.source_file))
         try:
             gpu_name_of = gpu_name_in_child if self.template else environment.gpu_name
@@ -182,6 +202,7 @@ class Session:
             source_files=sources,
             load_errors=[error.one_line() for error in found.errors],
             timeouts={c.name: float(c.options.timeout) for c in cases if c.options.timeout is not None},
+            user_rules=[rule.to_json() for rule in self.request.user_rules],
         )
 
     def run(self, name: str) -> CaseResult:

@@ -1,13 +1,17 @@
-"""``list``, ``capture``, ``show``: the cases and their artifacts, nothing stored."""
+"""``list``, ``capture``, ``show``, ``check-stable``: the cases and their artifacts, nothing stored."""
 
 from __future__ import annotations
 
 import argparse
 import shlex
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from snapshot_runner.capture.results import CaseStatus, status_summary
+from snapshot_runner.stability import DEFAULT_REPEAT
+
+if TYPE_CHECKING:
+    from snapshot_runner.capture.results import CaptureReport
 from snapshot_runner.cli.common import (
     CliError,
     Exit,
@@ -18,8 +22,10 @@ from snapshot_runner.cli.common import (
     add_selection,
     add_target_options,
     capture_report,
+    number_in,
     report_failures,
     report_load_errors,
+    target,
 )
 from snapshot_runner.terminal import printable
 
@@ -42,7 +48,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> dict[s
     add_debug(p_show)
     p_show.add_argument("--normalize", choices=("native", "canonical"), default="canonical")
     add_target_options(p_show)
-    return {"list": cmd_list, "capture": cmd_capture, "show": cmd_show}
+
+    p_stable = sub.add_parser(
+        "check-stable",
+        help="capture the selected cases in N fresh workers that differ in hash seed, addresses, order and directory; exit 1 if any artifact differs",
+    )
+    add_selection(p_stable)
+    p_stable.add_argument(
+        "--repeat", type=number_in(int, 2, 100), default=DEFAULT_REPEAT, metavar="N", help=f"runs to compare (at least 2; default {DEFAULT_REPEAT})"
+    )
+    add_run_options(p_stable)
+    add_target_options(p_stable)
+    return {"list": cmd_list, "capture": cmd_capture, "show": cmd_show, "check-stable": cmd_check_stable}
 
 
 def cmd_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -101,3 +118,25 @@ def cmd_show(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             out.write(f"===== {key}\n{text}")
     report_failures([result], args.debug, err)
     return Exit.FAILED if result.status == CaseStatus.MISMATCH else Exit.OK
+
+
+def cmd_check_stable(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from snapshot_runner import stability
+
+    chosen = target(args, err)  # resolved once: every run captures under the same torch
+
+    def run(number: int) -> CaptureReport:
+        print(f"run {number} of {args.repeat}", file=err)
+        report = capture_report(args, err, args.case, args.substring, under=chosen, perturbation=number)
+        report_load_errors(report, err)
+        return report
+
+    result = stability.check(run, args.repeat)
+    for unstable in result.unstable:
+        print(f"unstable: {unstable.case}: {unstable.artifact}", file=out)
+        for line in unstable.diff:
+            print(f"    {line}", file=out)
+    report_failures(list(result.failed), args.debug, err)
+    verdict = "all stable" if result.stable else f"{len(result.unstable)} unstable artifact(s), {len(result.failed)} failed case(s)"
+    print(f"{len(result.cases)} cases, {result.repeat} runs: {verdict}", file=err)
+    return Exit.OK if result.stable else Exit.FAILED

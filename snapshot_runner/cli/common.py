@@ -280,11 +280,13 @@ def capture_report(
     on_start: OnStart | None = None,
     on_result: OnResult | None = None,
     order: Order | None = None,
+    perturbation: int = 0,
 ) -> CaptureReport:
     """Capture under ``under`` (default: the options' target), with the
-    ``add_run_options`` where the command has them, the cases in ``order``
-    (e.g. the history's longest first), behind a progress bar; failures to
-    start or finish become ``CliError``."""
+    ``add_run_options`` where the command has them and the project's
+    normalization rules, the cases in ``order`` (e.g. the history's longest
+    first), behind a progress bar; failures to start or finish become
+    ``CliError``. ``perturbation``: ``check-stable``'s run number."""
     from snapshot_runner.capture.worker import CaptureRequest
     from snapshot_runner.cli.progress import progress_bar
     from snapshot_runner.envs import target as targets
@@ -296,7 +298,16 @@ def capture_report(
     with contextlib.ExitStack() as stack:
         started, finished = progress_bar(stack, err, on_start, on_result)
         try:
-            request = CaptureRequest(str(args.cases_dir), tuple(names), substring, level, args.debug, track=args.project.track)
+            request = CaptureRequest(
+                str(args.cases_dir),
+                tuple(names),
+                substring,
+                level,
+                args.debug,
+                track=args.project.track,
+                user_rules=args.project.normalize,
+                perturbation=perturbation,
+            )
             return targets.capture(
                 chosen,
                 request,

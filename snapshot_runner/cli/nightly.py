@@ -96,6 +96,7 @@ def cmd_nightly(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         spec_of=lambda version: torch_spec(args, version),
         debug=args.debug,
         track=args.project.track,
+        user_rules=args.project.normalize,
         jobs=args.jobs,
         timeout=args.timeout,
         fork=args.fork,

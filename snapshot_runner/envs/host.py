@@ -17,6 +17,7 @@ import subprocess
 from pathlib import Path
 from typing import Any, Protocol
 
+from snapshot_runner.capture.perturb import hash_seed
 from snapshot_runner.capture.worker import CaptureRequest, output_tail
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
@@ -84,6 +85,7 @@ class WorkerProcess:
         template = () if fork_socket is None else (fork_socket,)
         command_read, command_write = os.pipe()
         event_read, event_write = os.pipe()
+        seed = hash_seed(request.perturbation)
         try:
             with open(output, "ab") as out:  # appending: the worker truncates it before each case
                 proc = subprocess.Popen(
@@ -93,6 +95,7 @@ class WorkerProcess:
                     stderr=out,
                     pass_fds=(command_read, event_write, *template),
                     start_new_session=True,
+                    env={**os.environ, "PYTHONHASHSEED": seed} if seed else None,
                 )
         except FileNotFoundError:
             raise WorkerError(f"python not found: {python}") from None

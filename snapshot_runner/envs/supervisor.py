@@ -274,6 +274,7 @@ class Supervisor:
             cases=[self.results[name] for name in self.start.cases],
             normalize=self.request.level,
             load_errors=self.start.load_errors,
+            user_rules=self.start.user_rules,
         )
 
 

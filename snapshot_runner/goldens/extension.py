@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import difflib
 import warnings
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -107,6 +108,8 @@ def check_case(
     *,
     fail_on: Level = Level.TEXT,
     raw_diff: bool = False,
+    user_rules: Sequence[dict[str, str]] = (),
+    refused: Mapping[str, str] | None = None,
 ) -> list[str]:
     """Compare (or, with --snapshot-update, write) every artifact of one case.
 
@@ -114,12 +117,18 @@ def check_case(
     below ``fail_on`` (those are warned about). Each artifact shows its
     classification, its summary and its semantic diff (``raw_diff``: the text
     diff); a missing golden names ``update_command``, the way to write it.
+    ``refused``: artifacts not to write, each with its one-line reason (an
+    unstable artifact); their goldens stay as they are. ``user_rules`` go
+    into the ENVIRONMENT file with the goldens.
     """
+    refused = refused or {}
     update = bool(snapshot.session.update_snapshots)
     golden = snapshot.use_extension(GoldenExtension)
     problems: list[str] = []
     differing = 0
     for key, text in result.artifacts.items():
+        if key in refused:
+            continue
         path = golden_path(root, case, key)
         before = path.read_text(encoding="utf-8") if path.exists() else None
         if not golden(name=key) == text:  # noqa: SIM201  # syrupy's assertion is its __eq__
@@ -148,9 +157,9 @@ def check_case(
             differing += 1
             problems.append(f"--- {key}: golden {path} is no longer produced")
     if update:
-        write_environment(root, environment)
+        write_environment(root, environment, user_rules)
     if problems:
-        note = environment_note(root, environment)
+        note = environment_note(root, environment, user_rules)
         header = (
             f"{case.name}: {differing} golden(s) not written"
             if update
@@ -159,4 +168,4 @@ def check_case(
         problems.insert(0, header)
         if note:
             problems.insert(0, note)
-    return problems
+    return [refused[key] for key in result.artifacts if key in refused] + problems

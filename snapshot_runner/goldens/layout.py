@@ -1,6 +1,6 @@
 """The golden layout under a snapshots directory, mirroring the case name::
 
-    snapshots/ENVIRONMENT                                   torch, device, python
+    snapshots/ENVIRONMENT                                   torch, device, python; the project's normalize rules
     snapshots/subclasses/two_tensor/twotensor_view/aot_forward.txt
     snapshots/cuda-torch2.11/ENVIRONMENT                    a GPU variant
     snapshots/cuda-torch2.11/gpu/models/mlp_gelu/inductor_kernels.txt
@@ -14,9 +14,10 @@ No escaping and no indentation: a git diff of a golden is a diff of the graph.
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -92,30 +93,50 @@ def read_goldens(root: Path, case: Case) -> dict[str, str]:
 # --- the environment the goldens were made with -------------------------------
 
 
-def read_environment(root: Path) -> str | None:
+# After the environment line, one line per user normalization rule the goldens were made with.
+RULE_PREFIX = "normalize "
+
+
+def _read(root: Path) -> list[str]:
     path = root / ENVIRONMENT_FILE
-    return path.read_text(encoding="utf-8").strip() if path.exists() else None
+    return path.read_text(encoding="utf-8").strip().splitlines() if path.exists() else []
 
 
-def write_environment(root: Path, environment: dict[str, Any]) -> None:
-    """Atomically, since parallel workers may write the same line at once."""
-    line = golden_key(environment)
-    if read_environment(root) == line:
+def read_environment(root: Path) -> str | None:
+    """The environment line: torch, device, python, tracked packages."""
+    lines = _read(root)
+    return lines[0] if lines else None
+
+
+def rule_lines(user_rules: Sequence[dict[str, str]]) -> list[str]:
+    """``normalize NAME: PATTERN -> REPLACE``, one line per rule (as JSON strings: any text fits one line)."""
+    return [f"{RULE_PREFIX}{rule['name']}: {json.dumps(rule['pattern'])} -> {json.dumps(rule['replace'])}" for rule in user_rules]
+
+
+def write_environment(root: Path, environment: dict[str, Any], user_rules: Sequence[dict[str, str]] = ()) -> None:
+    """Atomically, since parallel workers may write the same lines at once."""
+    lines = [golden_key(environment), *rule_lines(user_rules)]
+    if _read(root) == lines:
         return
     root.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=root, prefix=".env-")
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(line + "\n")
+        handle.write("\n".join(lines) + "\n")
     os.replace(tmp, root / ENVIRONMENT_FILE)
 
 
-def environment_note(root: Path, environment: dict[str, Any]) -> str | None:
-    """'golden made on X, running Y' when they differ, else None."""
-    made_on = read_environment(root)
+def environment_note(root: Path, environment: dict[str, Any], user_rules: Sequence[dict[str, str]] = ()) -> str | None:
+    """'golden made on X, running Y' when they differ (the normalize rules too), else None."""
+    made = _read(root)
+    if not made:
+        return None
+    notes = []
     running = golden_key(environment)
-    if made_on and made_on != running:
-        return f"golden made on {made_on}; running {running}"
-    return None
+    if made[0] != running:
+        notes.append(f"golden made on {made[0]}; running {running}")
+    if made[1:] != rule_lines(user_rules):
+        notes.append(f"goldens made with normalize rules [{'; '.join(made[1:]) or 'none'}]; running with [{'; '.join(rule_lines(user_rules)) or 'none'}]")
+    return "; ".join(notes) or None
 
 
 # --- goldens of cases that no longer exist ---------------------------------------

@@ -10,7 +10,9 @@ ships the golden tests themselves (``test_golden``, one per case, and
 
     from snapshot_runner.goldens.pytest_plugin import test_golden, test_golden_orphans  # noqa: F401
 
-and runs ``pytest`` (check) or ``pytest --snapshot-update`` (rewrite).
+and runs ``pytest`` (check) or ``pytest --snapshot-update`` (rewrite; an
+artifact that a fresh worker captures differently is refused, see
+``stable_update``). The project's ``normalize`` rules apply after the built-in ones.
 """
 
 from __future__ import annotations
@@ -28,14 +30,17 @@ from snapshot_runner.capture.case import Case
 from snapshot_runner.capture.discovery import Discovery, LoadError, discover
 from snapshot_runner.capture.normalize import Context
 from snapshot_runner.capture.results import CaseStatus
+from snapshot_runner.capture.user_rules import UserRule
 from snapshot_runner.config import ConfigError, find_config
 from snapshot_runner.drift.semantic import Level
+from snapshot_runner.goldens import stable_update
 from snapshot_runner.goldens.extension import SNAPSHOTS_DIR, check_case, snapshots_root
 from snapshot_runner.goldens.layout import case_root, orphan_case_dirs, remove_goldens
 from snapshot_runner.terminal import printable
 
 CASES_DIR = pytest.StashKey[Path]()
 TRACK = pytest.StashKey[tuple[str, ...]]()
+USER_RULES = pytest.StashKey[tuple[UserRule, ...]]()
 UPDATE_COMMAND = pytest.StashKey[str]()
 FAIL_ON = pytest.StashKey[Level]()
 ENVIRONMENT = pytest.StashKey[dict[str, Any]]()
@@ -82,6 +87,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[CASES_DIR] = _resolve(config, "cases_dir", project.cases_dir, "cases")
     config.stash[SNAPSHOTS_DIR] = _resolve(config, "snapshots_dir", project.snapshots_dir, "snapshots")
     config.stash[TRACK] = project.track
+    config.stash[USER_RULES] = project.normalize
     config.stash[UPDATE_COMMAND] = update_command(config.rootpath)
     given = config.getoption("snapshot_runner_fail_on")
     fail_on = given or project.fail_on or config.getini("snapshot_runner_fail_on")
@@ -145,7 +151,7 @@ def golden_environment(pytestconfig: pytest.Config) -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def golden_context(pytestconfig: pytest.Config) -> Context:
-    return Context.current(pytestconfig.stash[CASES_DIR])
+    return Context.current(pytestconfig.stash[CASES_DIR], pytestconfig.stash[USER_RULES])
 
 
 def test_golden(
@@ -163,6 +169,10 @@ def test_golden(
         pytest.fail(f"{golden_case.name}: {result.status}: {printable(str(result.error))}", pytrace=False)
     root = case_root(snapshots_root(request.config), golden_case, golden_environment["torch_version"])
     config = request.config
+    refused = {}
+    if config.option.update_snapshots:
+        keys = stable_update.to_write(golden_case, result, root)
+        refused = stable_update.refusals(golden_case, result, keys, config.stash[CASES_DIR], config.stash[TRACK], config.stash[USER_RULES])
     problems = check_case(
         result,
         golden_case,
@@ -172,6 +182,8 @@ def test_golden(
         config.stash[UPDATE_COMMAND],
         fail_on=config.stash[FAIL_ON],
         raw_diff=config.getoption("snapshot_runner_raw_diff"),
+        user_rules=[rule.to_json() for rule in config.stash[USER_RULES]],
+        refused=refused,
     )
     if problems:
         pytest.fail("\n".join(problems), pytrace=False)

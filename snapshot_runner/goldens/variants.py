@@ -54,7 +54,7 @@ def write_goldens(report: CaptureReport, cases: Sequence[Case], root: Path) -> l
         case_dir(case_root_dir, case).mkdir(parents=True, exist_ok=True)
         for key, text in artifacts.items():
             golden_path(case_root_dir, case, key).write_text(text, encoding="utf-8")
-        write_environment(case_root_dir, report.environment)
+        write_environment(case_root_dir, report.environment, report.user_rules)
     return skipped
 
 

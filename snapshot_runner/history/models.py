@@ -77,6 +77,8 @@ class Run(Base):
     run_key: Mapped[str | None] = mapped_column(String(200))
     # The case modules that failed to import, as a JSON list of {"module", "error"}; NULL when none did.
     load_errors: Mapped[str | None] = mapped_column(Text)
+    # The project's own normalization rules the run applied, as a JSON list of {"name", "pattern", "replace"}; NULL when none.
+    normalize_rules: Mapped[str | None] = mapped_column(Text)
 
     environment: Mapped[Environment] = relationship(lazy="joined")
 

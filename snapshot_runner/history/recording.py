@@ -97,14 +97,14 @@ class RunRecorder:
         self.run_id: int | None = None
         self.stored: set[str] = set()
 
-    def _begin(self, environment: dict[str, Any], names: list[str], sources: list[str], normalize: str) -> int:
+    def _begin(self, environment: dict[str, Any], names: list[str], sources: list[str], normalize: str, user_rules: Sequence[dict[str, str]]) -> int:
         if self.run_id is None:
-            self.run_id = self._open(environment, names, sources, normalize)
+            self.run_id = self._open(environment, names, sources, normalize, user_rules)
             if self.on_begin:
                 self.on_begin(self.run_id)
         return self.run_id
 
-    def _open(self, environment: dict[str, Any], names: list[str], sources: list[str], normalize: str) -> int:
+    def _open(self, environment: dict[str, Any], names: list[str], sources: list[str], normalize: str, user_rules: Sequence[dict[str, str]]) -> int:
         """Begin the run these cases go into; its id."""
         texts = (Path(f).read_text(encoding="utf-8") for f in sources)
         return self.store.begin_run(
@@ -114,6 +114,7 @@ class RunRecorder:
             case_set_fingerprint=case_set_fingerprint(names, texts),
             cases_expected=len(names),
             normalize=normalize,
+            normalize_rules=user_rules,
         )
 
     def _store(self, run_id: int, results: Sequence[CaseResult]) -> None:
@@ -131,7 +132,7 @@ class RunRecorder:
 
     def add(self, result: CaseResult) -> None:
         start = self.start
-        run_id = self._begin(start.environment, start.cases, start.source_files, "canonical") if start else None
+        run_id = self._begin(start.environment, start.cases, start.source_files, "canonical", start.user_rules) if start else None
         if run_id is not None and result.name not in self.stored:
             self._store(run_id, [result])
             self.stored.add(result.name)
@@ -155,7 +156,7 @@ class RunRecorder:
             raise RecordError("no cases selected: nothing to record")
         names = [r.name for r in report.cases]
         sources = self.start.source_files if self.start else []
-        run_id = self._begin(report.environment, names, sources, report.normalize)
+        run_id = self._begin(report.environment, names, sources, report.normalize, report.user_rules)
         missing = [r for r in report.cases if r.name not in self.stored]
         if missing:
             self._store(run_id, missing)

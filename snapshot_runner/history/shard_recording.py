@@ -59,8 +59,10 @@ class ShardRecorder(RunRecorder):
         # CI matrix cell, night after night), so it repeats by design.
         return None
 
-    def _open(self, environment: dict[str, Any], names: list[str], sources: list[str], normalize: str) -> int:
-        self.attempt = begin_part(self.store, self.key, self.shard, environment=environment, label=self.label, runner_version=__version__, normalize=normalize)
+    def _open(self, environment: dict[str, Any], names: list[str], sources: list[str], normalize: str, user_rules: Sequence[dict[str, str]]) -> int:
+        self.attempt = begin_part(
+            self.store, self.key, self.shard, environment=environment, label=self.label, runner_version=__version__, normalize=normalize, user_rules=user_rules
+        )
         return self.attempt.run_id
 
     def _store(self, run_id: int, results: Sequence[CaseResult]) -> None:

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from snapshot_runner.capture.results import CaseResult, CaseStatus
 from snapshot_runner.history.models import CaseOutcome, Environment, PartStatus, Run, RunKind, RunStatus, ShardCase, ShardPart, StoredCase
-from snapshot_runner.history.store import Store, _now
+from snapshot_runner.history.store import Store, _now, rules_json
 from snapshot_runner.refs import name_problem
 
 # Run keys name a run across machines (e.g. a CI run id plus build and device):
@@ -213,7 +213,17 @@ class Attempt:
     number: int
 
 
-def begin_part(store: Store, key: str, shard: Shard, *, environment: dict[str, Any], label: str | None, runner_version: str, normalize: str) -> Attempt:
+def begin_part(
+    store: Store,
+    key: str,
+    shard: Shard,
+    *,
+    environment: dict[str, Any],
+    label: str | None,
+    runner_version: str,
+    normalize: str,
+    user_rules: Sequence[dict[str, str]] = (),
+) -> Attempt:
     """Start (or start again) ``shard``'s part: the run of ``key`` is made by
     the first shard that gets here, under its torch and device; a later shard
     under another torch or device is refused. What an earlier attempt of this
@@ -236,6 +246,7 @@ def begin_part(store: Store, key: str, shard: Shard, *, environment: dict[str, A
                 case_set_fingerprint=part.case_set_fingerprint,
                 cases_expected=total,
                 normalize=normalize,
+                normalize_rules=rules_json(user_rules),
                 kind=RunKind.RECORD,
                 run_key=key,
             )

@@ -61,6 +61,11 @@ def database_url(given: str | None) -> str:
     return given or os.environ.get(URL_VARIABLE) or DEFAULT_URL
 
 
+def rules_json(rules: Sequence[dict[str, str]]) -> str | None:
+    """A run's normalization rules as stored: a JSON list, NULL when none."""
+    return json.dumps(list(rules)) if rules else None
+
+
 def sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -225,6 +230,7 @@ class RunInfo:
     kind: str = RunKind.RECORD
     run_key: str | None = None  # shared by the shards of a sharded run
     load_errors: list[dict[str, str]] = dataclasses.field(default_factory=list)  # {"module", "error"}
+    normalize_rules: list[dict[str, str]] = dataclasses.field(default_factory=list)  # {"name", "pattern", "replace"}
 
     def to_json(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -319,6 +325,7 @@ class Store:
         normalize: str,
         started_at: dt.datetime | None = None,
         kind: str = RunKind.RECORD,
+        normalize_rules: Sequence[dict[str, str]] = (),
     ) -> int:
         with self.session() as session:
             env_id = self.environment_id(session, environment)
@@ -331,6 +338,7 @@ class Store:
                 case_set_fingerprint=case_set_fingerprint,
                 cases_expected=cases_expected,
                 normalize=normalize,
+                normalize_rules=rules_json(normalize_rules),
                 kind=kind,
             )
             session.add(run)
@@ -480,6 +488,7 @@ class Store:
                 kind=r.kind,
                 run_key=r.run_key,
                 load_errors=json.loads(r.load_errors) if r.load_errors else [],
+                normalize_rules=json.loads(r.normalize_rules) if r.normalize_rules else [],
             )
             for r in runs
         ]
