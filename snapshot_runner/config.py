@@ -123,6 +123,7 @@ KEY_HELP = {
     "extra-index-url": "list of strings: with `--torch`, more indexes",
     "find-links": "list of strings: with `--torch`, local directories or URLs of wheels, relative to this pyproject.toml",
     "fail-on": "string: the golden check's drift level: a change below it passes with a warning (default: `text`, any change fails)",
+    "normalize": "list of tables `{ name, pattern, replace }`: your own normalization rules (Python regexes), run after the built-in ones on every artifact; recorded in `snapshots/ENVIRONMENT` and with each run",
 }
 
 
