@@ -34,6 +34,7 @@ def test_an_import_cycle_is_found(tmp_path):
     assert [p for p in problems if p.startswith("import cycle:")] == [
         "import cycle: snapshot_runner.cli -> snapshot_runner.cli.bisect -> snapshot_runner.cli.capture -> snapshot_runner.cli.common"
         " -> snapshot_runner.cli.envs -> snapshot_runner.cli.history -> snapshot_runner.cli.init -> snapshot_runner.cli.nightly"
+        " -> snapshot_runner.cli.serve"
     ]
 
 
