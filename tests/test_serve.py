@@ -135,6 +135,9 @@ def test_case_timeline_and_bisect(served) -> None:
     assert {c["key"] for c in point["classifications"]} == {"aot_forward", "aot_backward"}
     status, _, page = server.get(f"/case/{BISECTED}")
     assert status == 200 and "first bad: torch <b>2.14.1</b>" in page and "v1 → v2" in page
+    # The bisect's ends ran different builds: said on the page as `bisect` says it.
+    assert point["build_difference"].startswith("Different builds: build variant cpu → cu130")
+    assert "Different builds: build variant cpu → cu130 (torch 2.13.0+cpu → 2.14.1+cu130)" in page
 
 
 @pytest.mark.parametrize(
