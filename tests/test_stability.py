@@ -204,3 +204,17 @@ def test_a_big_unstable_artifact_has_a_bounded_diff() -> None:
     assert len(unstable.diff) <= bounded.MAX_LINES + 3  # two file lines, the lines shown, the note
     assert unstable.diff[-1] == bounded.truncated(bounded.MAX_LINES)
     assert unstable.first_lines == ("+- G['_140220710397776_c0'].Tensor", "+- G['_139866582778000_c0'].Tensor")
+
+
+def test_check_stable_shows_an_artifacts_control_characters_escaped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from snapshot_runner import stability
+    from snapshot_runner.cli import main
+
+    unstable = compare([_report(guards="+- A \x1b[2J\n"), _report(guards="+- B \x1b[2J\n")])
+    monkeypatch.setattr(stability, "check", lambda _capture, _repeat: unstable)
+    monkeypatch.chdir(tmp_path)
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["check-stable"], out, err) == 1, err.getvalue()
+    assert "\x1b" not in out.getvalue() and "+- A \\x1b[2J" in out.getvalue()
