@@ -11,11 +11,11 @@ result; ``pytest --snapshot-update`` refuses to write an unstable golden
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import re
 from collections.abc import Callable, Sequence
 
 from snapshot_runner.capture.results import CaptureReport, CaseResult, CaseStatus
+from snapshot_runner.drift import bounded
 
 DEFAULT_REPEAT = 2
 # Context lines around each difference, as in a ``git diff``.
@@ -29,14 +29,10 @@ class Unstable:
     case: str
     artifact: str
     runs: tuple[int, int]  # the two runs whose texts differ
-    diff: tuple[str, ...]  # unified diff lines, run a -> run b
-
-    @property
-    def first_lines(self) -> tuple[str, str]:
-        """The first line that differs, as each run wrote it ('' where one run has none)."""
-        removed = next((line[1:] for line in self.diff if line.startswith("-") and not line.startswith("---")), "")
-        added = next((line[1:] for line in self.diff if line.startswith("+") and not line.startswith("+++")), "")
-        return removed, added
+    diff: tuple[str, ...]  # unified diff lines, run a -> run b, bounded as a report's (``drift/bounded.py``)
+    # The first line that differs, as each run wrote it ('' where one run has none):
+    # found in the texts, not the diff, which a big artifact's bound may cut before it.
+    first_lines: tuple[str, str]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,8 +49,12 @@ class StabilityReport:
 
 
 def _diff(case: str, key: str, runs: tuple[int, int], a: str, b: str) -> Unstable:
-    lines = difflib.unified_diff(a.splitlines(), b.splitlines(), f"run {runs[0]}/{key}", f"run {runs[1]}/{key}", n=DIFF_CONTEXT, lineterm="")
-    return Unstable(case, key, runs, tuple(lines))
+    old, new = a.splitlines(), b.splitlines()
+    codes = [code for code in bounded.opcodes(old, new) if code[0] != "equal"]
+    removed = next((old[i1] for _, i1, i2, _, _ in codes if i2 > i1), "")
+    added = next((new[j1] for _, _, _, j1, j2 in codes if j2 > j1), "")
+    lines = bounded.unified_lines(old, new, f"run {runs[0]}/{key}", f"run {runs[1]}/{key}", DIFF_CONTEXT)
+    return Unstable(case, key, runs, tuple(lines), (removed, added))
 
 
 def compare(reports: Sequence[CaptureReport]) -> StabilityReport:

@@ -158,6 +158,19 @@ def test_every_report_of_a_big_changed_artifact_is_bounded_and_says_so(tmp_path:
     assert diff.count("\n") <= bounded.MAX_LINES + 3  # headers and the note
 
 
+def test_the_pytest_plugins_views_of_a_big_change_are_bounded() -> None:
+    from snapshot_runner.drift.structure import describe
+    from snapshot_runner.goldens.extension import unified_diff as plugin_diff
+
+    old, new = _big_artifact(12_000, False), _big_artifact(12_000, True)
+    raw = plugin_diff(old, new, "inductor_code")
+    assert raw.count("\n") <= bounded.MAX_LINES + 3 and bounded.truncated(bounded.MAX_LINES) in raw
+    # Guards: the semantic view lists every changed guard, bounded as the raw diff is.
+    guards = ["".join(f"+- TYPE_MATCH: L['x{i}{side}'], 9\n" for i in range(12_000)) for side in "ab"]
+    view = describe("guards", *guards).semantic_diff
+    assert view.count("\n") <= bounded.MAX_LINES + 1, view.count("\n")
+
+
 def test_a_huge_line_is_clipped_in_every_view() -> None:
     before, after = "x = 1\n" + "a" * 50_000 + "\n", "x = 2\n" + "b" * 50_000 + "\n"
     diff = bounded.unified_diff(before, after, "k", "a", "b")

@@ -135,6 +135,9 @@ def test_case_timeline_and_bisect(served) -> None:
     assert {c["key"] for c in point["classifications"]} == {"aot_forward", "aot_backward"}
     status, _, page = server.get(f"/case/{BISECTED}")
     assert status == 200 and "first bad: torch <b>2.14.1</b>" in page and "v1 → v2" in page
+    # The bisect's ends ran different builds: said on the page as `bisect` says it.
+    assert point["build_difference"].startswith("Different builds: build variant cpu → cu130")
+    assert "Different builds: build variant cpu → cu130 (torch 2.13.0+cpu → 2.14.1+cu130)" in page
 
 
 @pytest.mark.parametrize(
@@ -154,6 +157,8 @@ def test_case_timeline_and_bisect(served) -> None:
         ("/no/such/page", 404, "Not Found"),
         ("/api/case/no.such::case", 404, "no case"),
         ("/api/compare?to=1", 400, "missing parameter from"),
+        # An error line is redacted as the command line's are: no password echoed back.
+        ("/compare?from=postgresql%3A%2F%2Fu%3Ahunter2%40h%2Fdb&to=1", 404, "postgresql://u:***@h/db"),
     ],
 )
 def test_bad_input_is_a_page_not_a_traceback(served, path: str, status: str, message: str) -> None:
@@ -161,7 +166,7 @@ def test_bad_input_is_a_page_not_a_traceback(served, path: str, status: str, mes
     got, headers, body = server.get(path)
     assert got == status, body
     assert message in body
-    assert "Traceback" not in body and 'File "' not in body
+    assert "Traceback" not in body and 'File "' not in body and "hunter2" not in body
     assert "content-security-policy" in headers
     if path.startswith("/api/"):
         assert json.loads(body)["status"] == status

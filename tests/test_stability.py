@@ -192,3 +192,29 @@ def test_suggested_rule_makes_the_lines_equal() -> None:
     # The refusal is one line naming case, artifact and both versions of the line.
     line = refusal(compare([_report(guards=old), _report(guards=new)]).unstable[0])
     assert "\n" not in line and line.startswith("m::c: not writing guards: it differs between fresh runs")
+
+
+def test_a_big_unstable_artifact_has_a_bounded_diff() -> None:
+    from snapshot_runner.drift import bounded
+
+    # Every line holds an id: the diff of two runs is as big as the artifact, unless bounded.
+    a = _report(guards="".join(f"+- G['_{140220710397776 + n}_c0'].Tensor\n" for n in range(20_000)))
+    b = _report(guards="".join(f"+- G['_{139866582778000 + n}_c0'].Tensor\n" for n in range(20_000)))
+    (unstable,) = compare([a, b]).unstable
+    assert len(unstable.diff) <= bounded.MAX_LINES + 3  # two file lines, the lines shown, the note
+    assert unstable.diff[-1] == bounded.truncated(bounded.MAX_LINES)
+    assert unstable.first_lines == ("+- G['_140220710397776_c0'].Tensor", "+- G['_139866582778000_c0'].Tensor")
+
+
+def test_check_stable_shows_an_artifacts_control_characters_escaped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from snapshot_runner import stability
+    from snapshot_runner.cli import main
+
+    unstable = compare([_report(guards="+- A \x1b[2J\n"), _report(guards="+- B \x1b[2J\n")])
+    monkeypatch.setattr(stability, "check", lambda _capture, _repeat: unstable)
+    monkeypatch.chdir(tmp_path)
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["check-stable"], out, err) == 1, err.getvalue()
+    assert "\x1b" not in out.getvalue() and "+- A \\x1b[2J" in out.getvalue()

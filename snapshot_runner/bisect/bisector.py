@@ -20,6 +20,7 @@ from typing import Any, TextIO
 from snapshot_runner import __version__
 from snapshot_runner.bisect.search import ChangePoint, Probe, Search, SearchResult
 from snapshot_runner.capture.results import CaptureReport, CaseStatus
+from snapshot_runner.drift import builds
 from snapshot_runner.drift.bounded import unified_diff
 from snapshot_runner.drift.compare import DriftError, resolve_run
 from snapshot_runner.drift.structure import describe
@@ -88,6 +89,15 @@ class BisectReport:
         run = self.runs.get(version)
         return run.environment.get("torch_git_sha") if run else None
 
+    def build(self, version: str) -> builds.Build | None:
+        """The build a version's verdict came from (``2.14.0+cu130`` on ``cpu``); None where none ran."""
+        run = self.runs.get(version)
+        return builds.build_of({"environment": run.environment}) if run else None
+
+    def build_difference(self, point: ChangePoint) -> str:
+        """The line saying the two sides of a change point ran different builds, or ""."""
+        return builds.difference(self.build(point.last_good), self.build(point.first_bad))
+
     def _torch_build(self, version: str) -> str | None:
         """The build a verdict came from, variant included (``2.14.0+cu130``)."""
         run = self.runs.get(version)
@@ -110,6 +120,7 @@ class BisectReport:
                     "last_good_sha": self.sha(p.last_good),
                     "first_bad_sha": self.sha(p.first_bad),
                     "compare_url": self.compare_url(p),
+                    "build_difference": self.build_difference(p),
                     "classifications": self.classifications.get(p.span, []),
                     "diff": self.diffs.get(p.span, ""),
                 }

@@ -7,7 +7,6 @@ from collections.abc import Callable
 
 from snapshot_runner.bisect.bisector import BisectReport
 from snapshot_runner.bisect.search import ChangePoint, Judgement, Verdict
-from snapshot_runner.drift import builds
 from snapshot_runner.drift.renderers.markdown import fenced_diff
 
 FORMATS = ("text", "md", "json")
@@ -28,14 +27,8 @@ def _source(verdict: Verdict) -> str:
     return "tried" if verdict.verdict == Judgement.SKIP else "captured"
 
 
-def _build(report: BisectReport, version: str) -> builds.Build | None:
-    """The build a version's verdict came from (``2.14.0+cu130`` on ``cpu``); None where none ran."""
-    run = report.runs.get(version)
-    return builds.build_of({"environment": run.environment}) if run else None
-
-
 def _variant(report: BisectReport, version: str) -> str:
-    build = _build(report, version)
+    build = report.build(version)
     return build.variant if build else "-"
 
 
@@ -69,7 +62,7 @@ def _classification_lines(report: BisectReport, point: ChangePoint) -> list[str]
 
 def _point_lines(report: BisectReport, point: ChangePoint) -> list[str]:
     lines = [_answer(point), *_classification_lines(report, point)]
-    if note := builds.difference(_build(report, point.last_good), _build(report, point.first_bad)):
+    if note := report.build_difference(point):
         lines.append(note)
     good_sha, bad_sha = report.sha(point.last_good), report.sha(point.first_bad)
     if good_sha or bad_sha:

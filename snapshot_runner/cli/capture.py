@@ -133,9 +133,9 @@ def cmd_check_stable(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     result = stability.check(run, args.repeat)
     for unstable in result.unstable:
-        print(f"unstable: {unstable.case}: {unstable.artifact}", file=out)
+        print(f"unstable: {printable(unstable.case)}: {printable(unstable.artifact)}", file=out)
         for line in unstable.diff:
-            print(f"    {line}", file=out)
+            print(f"    {printable(line)}", file=out)
     report_failures(list(result.failed), args.debug, err)
     verdict = "all stable" if result.stable else f"{len(result.unstable)} unstable artifact(s), {len(result.failed)} failed case(s)"
     print(f"{len(result.cases)} cases, {result.repeat} runs: {verdict}", file=err)

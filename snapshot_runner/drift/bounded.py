@@ -112,8 +112,8 @@ def _range(start: int, stop: int) -> str:
     return f"{start + 1 if length else start},{length}"
 
 
-def _unified_lines(a: list[str], b: list[str]) -> Iterator[str]:
-    for group in grouped(opcodes(a, b)):
+def _unified_lines(a: list[str], b: list[str], context: int) -> Iterator[str]:
+    for group in grouped(opcodes(a, b), context):
         first, last = group[0], group[-1]
         yield f"@@ -{_range(first[1], last[2])} +{_range(first[3], last[4])} @@"
         for tag, i1, i2, j1, j2 in group:
@@ -136,14 +136,18 @@ def capped(lines: Iterable[str]) -> list[str]:
     return shown
 
 
+def unified_lines(a: list[str], b: list[str], from_file: str, to_file: str, context: int = CONTEXT) -> list[str]:
+    """The unified diff of two lists of lines, bounded, as lines without line
+    ends (``difflib.unified_diff``'s with ``lineterm=""``); [] when they are the same."""
+    body = capped(line.removesuffix("\n") for line in _unified_lines(a, b, context))
+    return [f"--- {from_file}", f"+++ {to_file}", *body] if body else []
+
+
 def unified_diff(before: str, after: str, key: str, from_name: str, to_name: str) -> str:
     """The unified diff of two texts of ``key``, bounded; "" when they are the same."""
     # Line ends kept while comparing: a text that lost only its last newline differs.
     a, b = before.splitlines(keepends=True), after.splitlines(keepends=True)
-    body = capped(line.removesuffix("\n") for line in _unified_lines(a, b))
-    if not body:
-        return ""
-    return "".join(line + "\n" for line in [f"--- {from_name}/{key}", f"+++ {to_name}/{key}", *body])
+    return "".join(line + "\n" for line in unified_lines(a, b, f"{from_name}/{key}", f"{to_name}/{key}"))
 
 
 def cap_text(text: str) -> str:

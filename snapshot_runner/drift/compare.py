@@ -24,7 +24,7 @@ from snapshot_runner.capture.artifacts import Family, family
 from snapshot_runner.capture.names import name_of_golden_parts, split_case_name
 from snapshot_runner.capture.results import CaptureReport, CaseStatus, load_error_module
 from snapshot_runner.drift import builds
-from snapshot_runner.drift.bounded import cap_text, unified_diff
+from snapshot_runner.drift.bounded import unified_diff
 from snapshot_runner.drift.semantic import Level
 from snapshot_runner.drift.structure import describe, fails
 from snapshot_runner.goldens import layout as golden
@@ -404,4 +404,4 @@ def _fill_in_texts(before: Side, after: Side, cases: list[CaseDrift]) -> None:
         artifact.diff = unified_diff(artifact.before or "", artifact.after or "", artifact.key, before.ref, after.ref)
         if artifact.change == Change.CHANGED:
             description = describe(artifact.key, artifact.before or "", artifact.after or "", from_name=before.ref, to_name=after.ref)
-            artifact.classification, artifact.summary, artifact.semantic_diff = description.level, description.summary, cap_text(description.semantic_diff)
+            artifact.classification, artifact.summary, artifact.semantic_diff = description.level, description.summary, description.semantic_diff

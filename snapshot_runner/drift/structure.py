@@ -24,7 +24,7 @@ SUMMARY_LINES = 8
 class Description:
     level: Level
     summary: list[str]
-    semantic_diff: str  # "" where the raw diff is all there is (generated code)
+    semantic_diff: str  # "" where the raw diff is all there is (generated code); bounded (``bounded.cap_text``)
 
 
 def _line_delta(before: str, after: str) -> str:
@@ -76,14 +76,14 @@ def describe(key: str, before: str, after: str, *, from_name: str = "before", to
             view = "; ".join(summary) + "\n"
         else:
             view = graph_diff.aligned_diff_parsed(old, new, f"{from_name}/{key}", f"{to_name}/{key}")
-        return Description(level, _cap(summary), view)
+        return Description(level, _cap(summary), bounded.cap_text(view))
     if kind == Family.GUARDS:
         level, summary = guard_sets.describe_guards(before, after)
     elif kind == Family.SUMMARY:
         level, summary = guard_sets.describe_summary(before, after)
     else:  # generated code and other text: any change counts
         return Description(Level.STRUCTURAL, [_line_delta(before, after)], "")
-    return Description(level, _cap(summary), "\n".join(summary) + "\n")
+    return Description(level, _cap(summary), bounded.cap_text("\n".join(summary) + "\n"))
 
 
 def fails(level: str | None, fail_on: Level) -> bool:

@@ -3,7 +3,6 @@ and the check of one case's artifacts against its goldens."""
 
 from __future__ import annotations
 
-import difflib
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -15,6 +14,7 @@ from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 
 from snapshot_runner.capture.case import Case
 from snapshot_runner.capture.results import CaseResult
+from snapshot_runner.drift import bounded
 from snapshot_runner.drift.semantic import Level
 from snapshot_runner.drift.structure import describe, fails
 from snapshot_runner.goldens.layout import SUFFIX, case_root, environment_note, golden_path, read_goldens, write_environment
@@ -66,16 +66,10 @@ def snapshots_root(config: pytest.Config) -> Path:
 
 
 def unified_diff(golden: str | None, captured: str, key: str, update_command: str = "pytest --snapshot-update") -> str:
-    """A plain unified diff (golden -> captured), like ``git diff`` of the file."""
+    """A plain unified diff (golden -> captured), like ``git diff`` of the file, bounded as a report's."""
     if golden is None:
         return f"no golden for {key} yet (write it with `{update_command}`)"
-    lines = difflib.unified_diff(
-        golden.splitlines(keepends=True),
-        captured.splitlines(keepends=True),
-        fromfile=f"golden/{key}",
-        tofile=f"captured/{key}",
-    )
-    return "".join(lines).rstrip("\n")
+    return bounded.unified_diff(golden, captured, key, "golden", "captured").rstrip("\n")
 
 
 # --- checking one case --------------------------------------------------------

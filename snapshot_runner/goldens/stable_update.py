@@ -45,7 +45,8 @@ def refusals(
         return {}
     request = CaptureRequest(str(cases_dir), (case.name,), track=track, user_rules=user_rules, perturbation=FRESH_RUN)
     try:
-        fresh = run_capture(None, request)
+        # One case in one worker: a fork template's load and warm-up would be paid on top of it, for nothing.
+        fresh = run_capture(None, request, fork=False)
     except (RequestError, WorkerError) as exc:
         return {key: f"{case.name}: not writing {key}: its stability check could not run: {exc}" for key in keys}
     report = stability.compare([CaptureReport(environment={}, cases=[captured]), fresh])

@@ -24,6 +24,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from snapshot_runner.history.store import Store
+from snapshot_runner.redact import redact
 from snapshot_runner.serve.pages import Site
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -69,9 +70,10 @@ def create_app(store: Store, snapshots_dir: Path | None = None) -> Starlette:
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
+        message = redact(str(exc.detail))  # as every error line the command prints: no password, even one the request sent
         if request.url.path.startswith("/api/"):
-            return JSONResponse({"error": exc.detail, "status": exc.status_code}, status_code=exc.status_code)
-        return site.page(request, "error.html", {"status": exc.status_code, "message": exc.detail}, status=exc.status_code)
+            return JSONResponse({"error": message, "status": exc.status_code}, status_code=exc.status_code)
+        return site.page(request, "error.html", {"status": exc.status_code, "message": message}, status=exc.status_code)
 
     async def server_error(request: Request, exc: Exception) -> Response:
         # The traceback goes to the server's log; the page says only what failed.
