@@ -160,3 +160,59 @@ def test_capture_under_another_torch_says_how_to_compare_with_the_goldens() -> N
     proc = run_cli("capture", "--torch", "2.14.1", "-k", "twotensor_view", cwd=REPO)
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr.splitlines()[-1] == "compared with the goldens by: snapshot-runner drift --from golden --torch 2.14.1 -k twotensor_view"
+
+
+def test_a_failed_compile_leaves_no_globals_for_the_next_case(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A compile that fails (here a graph break under fullgraph) in a frame of a
+    library module shared by the cases (a quantized layer's ``forward``) left
+    ``__builtins_dict___0`` in that module; the next case compiling that frame
+    failed with ``Name '__builtins_dict___0' already exists in scope``."""
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    (lib / "shared_block.py").write_text(
+        textwrap.dedent(
+            """
+            import torch
+
+            class Block(torch.nn.Module):
+                def __init__(self, broken):
+                    super().__init__()
+                    self.broken = broken
+
+                def forward(self, x):
+                    y = x * len(x.shape)
+                    if self.broken:
+                        torch._dynamo.graph_break()
+                    return y.sin()
+            """
+        ),
+        encoding="utf-8",
+    )
+    monkeypatch.syspath_prepend(str(lib))
+    cases_dir = tmp_path / "cases"
+    cases_dir.mkdir()
+    (cases_dir / "leak.py").write_text(
+        textwrap.dedent(
+            """
+            import torch
+            from shared_block import Block
+            from snapshot_runner import case
+
+            @case(backward=False)
+            def a_broken():
+                return Block(True), (torch.randn(2, 3),)
+
+            @case(backward=False)
+            def b_fine():
+                return Block(False), (torch.randn(2, 3),)
+            """
+        ),
+        encoding="utf-8",
+    )
+    cases = discover(cases_dir).cases
+    results = capture_cases([*cases, *cases], ctx=Context.current(cases_dir))
+    assert [r.status for r in results] == [CaseStatus.ERROR, CaseStatus.OK] * 2, [r.error for r in results]
+    assert all("graph_break" in (r.error or "") for r in results[::2])
+    import shared_block
+
+    assert not [name for name in vars(shared_block) if name.startswith("__builtins_dict")]

@@ -101,6 +101,46 @@ def reset_compiler_state() -> None:
     torch.manual_seed(0)
 
 
+@contextlib.contextmanager
+def _no_leaked_globals() -> Iterator[None]:
+    """Remove the globals a failed compile left in a module's namespace.
+
+    Dynamo installs helpers (``__builtins_dict___0``, ``__import_...``) into the
+    globals of the frame it compiles, which may be a library's module shared by
+    every case (``nn.Sequential.forward``, a quantized layer's ``forward``). A
+    compile that succeeds hands their removal to the compiled code; one that
+    fails (a graph break under ``fullgraph=True``) leaves them behind, and with
+    ``reset_compiler_state`` restarting Dynamo's name counter the next case's
+    compile of that frame failed with ``Name '__builtins_dict___0' already
+    exists in scope``: an error that depended on which case ran before.
+    """
+    import torch._dynamo.utils as dynamo_utils
+
+    hook_class = getattr(dynamo_utils, "CleanupHook", None)
+    manager = getattr(dynamo_utils, "CleanupManager", None)
+    if hook_class is None or manager is None:
+        yield
+        return
+    create = hook_class.create
+    made: list[Any] = []
+
+    def recording_create(scope: dict[str, Any], name: str, val: Any) -> Any:
+        hook = create(scope, name, val)
+        made.append((hook, val))
+        return hook
+
+    hook_class.create = staticmethod(recording_create)
+    try:
+        yield
+    finally:
+        hook_class.create = staticmethod(create)
+        owned = getattr(getattr(manager, "instance", None), "values", {})
+        kept = {id(h) for hooks in (owned.values() if isinstance(owned, dict) else ()) for h in hooks}
+        for hook, val in made:
+            if id(hook) not in kept and hook.scope.get(hook.name, None) is val:
+                hook()
+
+
 def _config_module(dotted: str) -> tuple[Any, str]:
     """``torch._inductor.config.cpp.threads`` -> (the config module, ``cpp.threads``)."""
     parts = dotted.split(".")
@@ -337,7 +377,8 @@ def capture_case(case: Case, *, level: str = "canonical", ctx: Context | None = 
     codes: list[Any] = []
     handle = torch._dynamo.convert_frame.register_bytecode_hook(lambda code, _new: codes.append(code))
     try:
-        result = _run(case, codes, ctx)
+        with _no_leaked_globals():
+            result = _run(case, codes, ctx)
     finally:
         handle.remove()
         torch._dynamo.reset()
