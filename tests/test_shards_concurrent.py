@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -19,8 +20,10 @@ from snapshot_runner.history.store import Store
 
 from .conftest import REPO, run_cli
 
-# 14 cheap eager/aot cases: 4, 4, 3 and 3 a shard.
-SMALL = "subclasses.torch_function"
+# 14 cheap eager cases: 4, 4, 3 and 3 a shard. Their gate (see the module)
+# makes the parts overlap and holds the victim mid-way, with no timing.
+CASES = REPO / "tests" / "data" / "gated"
+SMALL = "gated"
 KEY = "ci-4242-2.13.0-cpu"
 SHARDS = 4
 VICTIM = 1  # holds 4 cases: time to be killed between its first and its last
@@ -33,7 +36,10 @@ def db_url(request: pytest.FixtureRequest, tmp_path) -> str:
     return request.getfixturevalue("postgres_url")
 
 
-def _shard(db: str, k: int) -> subprocess.Popen[str]:
+def _shard(db: str, k: int, gate: Path | None = None) -> subprocess.Popen[str]:
+    gated = {"SHARD_GATE": str(gate), "SHARD_INDEX": str(k), "SHARD_COUNT": str(SHARDS)} if gate else {}
+    if gate and k == VICTIM:
+        gated["SHARD_HOLD"] = "1"
     return subprocess.Popen(
         [
             sys.executable,
@@ -42,6 +48,8 @@ def _shard(db: str, k: int) -> subprocess.Popen[str]:
             "record",
             "--db",
             db,
+            "--cases-dir",
+            str(CASES),
             "-k",
             SMALL,
             "--shard",
@@ -55,7 +63,7 @@ def _shard(db: str, k: int) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+        env={**os.environ, "PYTHONWARNINGS": "ignore", **gated},
     )
 
 
@@ -94,8 +102,10 @@ def _outcomes(url: str) -> dict[str, tuple[str, float, int | None]]:
         engine.dispose()
 
 
-def test_four_shards_one_killed_and_rerun_make_the_unsharded_run(db_url: str) -> None:
-    procs = {k: _shard(db_url, k) for k in range(1, SHARDS + 1)}
+def test_four_shards_one_killed_and_rerun_make_the_unsharded_run(db_url: str, tmp_path: Path) -> None:
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    procs = {k: _shard(db_url, k, gate) for k in range(1, SHARDS + 1)}
     deadline = time.monotonic() + 300
     while _stored_of_shard(db_url, VICTIM) < 1:
         assert procs[VICTIM].poll() is None, "the victim ended before it could be killed: " + procs[VICTIM].communicate()[1]
@@ -119,7 +129,7 @@ def test_four_shards_one_killed_and_rerun_make_the_unsharded_run(db_url: str) ->
         parts = {p.shard: p for p in progress(store, [KEY])[KEY]}
         assert {k: p.status for k, p in parts.items()} == {1: "running", 2: "complete", 3: "complete", 4: "complete"}
         assert sum(p.cases_expected for p in parts.values()) == run.cases_expected == 14
-        # Parts really were written at the same time: some part began before another ended.
+        # Parts really were written at the same time (the gate saw to it): some part began before another ended.
         spans = [(p.started_at, p.finished_at) for k, p in parts.items() if k != VICTIM]
         assert any(a[0] < b[1] and b[0] < a[1] for i, a in enumerate(spans) for b in spans[i + 1 :]), spans
         assert 1 <= _stored_of_shard(db_url, VICTIM) < parts[VICTIM].cases_expected
@@ -151,7 +161,7 @@ def test_four_shards_one_killed_and_rerun_make_the_unsharded_run(db_url: str) ->
     finally:
         store.close()
 
-    plain = run_cli("record", "--db", db_url, "-k", SMALL, "--label", "unsharded")
+    plain = run_cli("record", "--db", db_url, "--cases-dir", str(CASES), "-k", SMALL, "--label", "unsharded")
     assert plain.returncode == 0, plain.stderr
     store = Store.open(db_url)
     try:
